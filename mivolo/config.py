@@ -1,0 +1,177 @@
+"""One dataclass tree for every setting: YAML in, CLI overrides, resolved config written to run.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mivolo.errors import UserError
+
+SETTLE_MODES = ("global", "confidence", "temporal")
+
+
+@dataclass
+class SourceConfig:
+    input: str = ""
+    as_video: bool = False  # a folder of images is one video (else separate images)
+    fps: float = 0.0  # frame rate for image folders / streams without one (0: 25 for folders, stream clock)
+    reconnect_attempts: int = 5
+    reconnect_backoff_s: float = 1.0
+    queue_size: int = 8  # decoded frames buffered ahead of inference
+
+
+@dataclass
+class DetectorConfig:
+    weights: str | None = None  # ultralytics YOLO checkpoint; None = offline default models
+    person_conf: float = 0.4
+    face_conf: float = 0.5
+    nms_iou: float = 0.45
+    imgsz: int = 640
+    face_backend: str = "auto"  # auto | blazeface | dlib | none
+    face_in_person: bool = True  # also look for faces inside upscaled person crops
+    face_crop_size: int = 256  # person crops are scaled so their upper part is this tall
+    skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
+
+
+@dataclass
+class EstimatorConfig:
+    checkpoint: str | None = None  # MiVOLO .pth.tar; None = offline default age/gender model
+    with_persons: bool = False
+    disable_faces: bool = False
+    min_face_px: int = 12  # faces smaller than this are not estimated
+
+
+@dataclass
+class TrackerConfig:
+    tracker: str = "bytetrack.yaml"  # name in configs/ or a path to a YAML file
+    reid_weights: str | None = None
+
+
+@dataclass
+class SettleConfig:
+    mode: str = "global"  # global | confidence | temporal
+    smoothing_window: int = 10
+    min_detection_conf: float = 0.5
+    min_gender_conf: float = 0.6
+    votes_to_settle: int = 12  # estimates after which a track stops being estimated
+    min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
+    forget_after_s: float = 60.0  # identities unseen this long are finalised and leave memory
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "outputs/run"
+    save_json: bool = False
+    json_output_path: str | None = None
+    json_interval_s: float = 1.0
+    save_crops: bool = True
+    crops_dir: str = "crops"
+    draw: bool = False
+    video_name: str = "annotated.mp4"
+
+
+@dataclass
+class RuntimeConfig:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    half: bool = False
+    threads: int = 0  # 0: all cores
+    max_frames: int = 0  # 0: whole source
+    progress: bool = True
+
+
+@dataclass
+class PipelineConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    settle: SettleConfig = field(default_factory=SettleConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        if self.settle.mode not in SETTLE_MODES:
+            raise UserError(f"settle.mode must be one of {', '.join(SETTLE_MODES)}, got {self.settle.mode!r}")
+        checks = [
+            (self.settle.smoothing_window >= 1, "--smoothing-window must be at least 1"),
+            (0 <= self.settle.min_detection_conf <= 1, "--min-detection-conf must be between 0 and 1"),
+            (0 <= self.settle.min_gender_conf <= 1, "--min-gender-conf must be between 0 and 1"),
+            (self.output.json_interval_s > 0, "--json-interval must be positive"),
+            (self.detector.skip_frames >= 0, "--skip-frames must be 0 or more"),
+            (0 < self.detector.person_conf <= 1, "--person-conf must be in (0, 1]"),
+            (0 < self.detector.face_conf <= 1, "--face-conf must be in (0, 1]"),
+            (self.detector.face_backend in ("auto", "blazeface", "dlib", "none"),
+             "--face-detector must be auto, blazeface, dlib or none"),
+            (not (self.estimator.disable_faces and not self.estimator.with_persons),
+             "--disable-faces needs --with-persons: without faces and bodies there is nothing to estimate"),
+            (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+        if self.runtime.half and not self.runtime.device.startswith("cuda") and self.runtime.device != "auto":
+            raise UserError("--half needs a CUDA device (--device cuda)")
+
+
+def _check_type(value: Any, annotation: Any, key: str) -> Any:
+    """Coerce YAML scalars to the annotated type or raise a UserError naming the key."""
+    hint = eval(annotation, vars(typing) | {"Path": Path}) if isinstance(annotation, str) else annotation
+    origin = typing.get_origin(hint)
+    allowed = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+    raise UserError(f"config key {key!r} must be {names}, got {value!r}")
+
+
+def apply_mapping(config: PipelineConfig, mapping: dict[str, Any], origin: str = "config") -> PipelineConfig:
+    """Apply a nested {section: {key: value}} mapping onto ``config``; unknown keys are errors."""
+    if not isinstance(mapping, dict):
+        raise UserError(f"{origin}: expected a mapping of sections, got {type(mapping).__name__}")
+    sections = {f.name: f for f in dataclasses.fields(config)}
+    for section_name, values in mapping.items():
+        if section_name not in sections:
+            raise UserError(f"{origin}: unknown section {section_name!r} (valid: {', '.join(sections)})")
+        section = getattr(config, section_name)
+        if not isinstance(values, dict):
+            raise UserError(f"{origin}: section {section_name!r} must be a mapping")
+        keys = {f.name: f for f in dataclasses.fields(section)}
+        for key, value in values.items():
+            if key not in keys:
+                raise UserError(
+                    f"{origin}: unknown key {section_name}.{key} (valid: {', '.join(sorted(keys))})"
+                )
+            setattr(section, key, _check_type(value, keys[key].type, f"{section_name}.{key}"))
+    return config
+
+
+def load_config(path: str | Path | None) -> PipelineConfig:
+    config = PipelineConfig()
+    if path is None:
+        return config
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        mapping = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return apply_mapping(config, mapping, origin=str(path))

@@ -1,0 +1,66 @@
+"""ultralytics YOLO backend: MiVOLO's person+face checkpoint, or any COCO YOLO (persons; faces from crops)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from mivolo.config import DetectorConfig
+from mivolo.detection.faces_in_persons import FaceFinder
+from mivolo.errors import UserError
+from mivolo.structures import FACE, PERSON, Detections
+
+log = logging.getLogger(__name__)
+
+
+class UltralyticsDetector:
+    def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
+        import torch
+
+        path = Path(config.weights or "")
+        if not path.is_file():
+            raise UserError(f"detector weights not found: {path} (give a local .pt file; nothing is downloaded)")
+        threads = torch.get_num_threads()
+        try:
+            from ultralytics import YOLO
+
+            self.model = YOLO(str(path), task="detect")
+        except Exception as exc:
+            raise UserError(f"{path} is not an ultralytics YOLO detection checkpoint: "
+                            f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+        names = {int(k): str(v).lower() for k, v in self.model.names.items()}
+        self.person_ids = [k for k, v in names.items() if v == "person"]
+        self.face_ids = [k for k, v in names.items() if v == "face"]
+        if not self.person_ids and not self.face_ids:
+            raise UserError(f"{path} has no 'person' or 'face' class (classes: {', '.join(names.values())})")
+        self.config = config
+        self.device = device
+        self.half = half and device.startswith("cuda")
+        self.face_finder = face_finder if not self.face_ids else None
+        self._threads = threads
+        self.models = {"persons": f"yolo:{path.name}" if self.person_ids else "none",
+                       "faces": f"yolo:{path.name}" if self.face_ids else
+                       ("crops" if face_finder is not None else "none")}
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        import torch
+
+        result = self.model.predict(image, imgsz=self.config.imgsz, conf=min(self.config.person_conf,
+                                    self.config.face_conf), iou=self.config.nms_iou, device=self.device,
+                                    half=self.half, classes=self.person_ids + self.face_ids, verbose=False)[0]
+        torch.set_num_threads(self._threads)  # ultralytics lowers it to cores-1 for the whole process
+        boxes = result.boxes
+        xyxy = boxes.xyxy.cpu().numpy().astype(np.float32)
+        conf = boxes.conf.cpu().numpy().astype(np.float32)
+        cls = boxes.cls.cpu().numpy().astype(int)
+        is_person = np.isin(cls, self.person_ids) & (conf >= self.config.person_conf)
+        is_face = np.isin(cls, self.face_ids) & (conf >= self.config.face_conf)
+        parts = [Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)]
+        if self.face_ids:
+            parts.append(Detections.from_boxes(xyxy[is_face], conf[is_face], FACE))
+        elif self.face_finder is not None:
+            face_xyxy, face_conf = self.face_finder(image, xyxy[is_person])
+            parts.append(Detections.from_boxes(face_xyxy, face_conf, FACE))
+        return Detections.concat(parts)

@@ -1,0 +1,9 @@
+"""Errors a user can act on: the CLI prints their message as one line and exits 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input, bad flags or bad files: one clear line, exit code 2, no traceback."""
+
+    exit_code = 2

@@ -1,0 +1,41 @@
+"""Age/gender estimators behind ``Estimator.__call__(image, dets, rows) -> dets``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from mivolo.config import EstimatorConfig
+from mivolo.structures import Detections
+
+
+class Estimator(Protocol):
+    name: str
+    needs_faces: bool
+
+    def __call__(self, image_bgr: np.ndarray, dets: Detections, rows: np.ndarray) -> Detections: ...
+
+
+def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = False) -> Estimator:
+    if config.checkpoint:
+        from mivolo.model.mivolo_estimator import MiVOLOEstimator
+
+        return MiVOLOEstimator(config, device=device, half=half)
+    if config.with_persons or config.disable_faces:
+        from mivolo.errors import UserError
+
+        raise UserError("--with-persons / --disable-faces need a MiVOLO face+body --checkpoint; "
+                        "the offline age/gender model reads faces only")
+    from mivolo.model.offline import OfflineAgeGender
+
+    return OfflineAgeGender(min_face_px=config.min_face_px)
+
+
+def load_mivolo(path: str, device: str = "cpu", half: bool = False):  # noqa: ANN201 - re-exported API
+    from mivolo.model.mivolo_net import load_mivolo as _load
+
+    return _load(path, device=device, half=half)
+
+
+__all__ = ["Estimator", "build_estimator", "load_mivolo"]

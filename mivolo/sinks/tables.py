@@ -1,0 +1,47 @@
+"""identities.json / identities.csv and the MOTChallenge tracks.txt."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from mivolo.sinks.atomic import StreamingFile, write_bytes_atomic, write_json_atomic
+from mivolo.structures import Detections
+
+IDENTITY_COLUMNS = ["id", "age", "gender", "confidence", "first_seen_s", "last_seen_s", "first_frame", "last_frame",
+                    "frames_seen", "estimates", "best_crop"]
+
+
+def write_identities(out_dir: Path, rows: list[dict], schema_version: str) -> None:
+    rows = sorted(rows, key=lambda r: r["id"])
+    write_json_atomic(out_dir / "identities.json", {"schema_version": schema_version, "count": len(rows),
+                                                    "identities": rows})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=IDENTITY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in IDENTITY_COLUMNS})
+    write_bytes_atomic(out_dir / "identities.csv", buffer.getvalue().encode())
+
+
+class MotTracksWriter:
+    """``frame,id,x,y,w,h,conf,-1,-1,-1`` per tracked identity (1-based frames), as MOTChallenge expects."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = StreamingFile(path)
+
+    def write(self, frame_index: int, dets: Detections) -> None:
+        rows = np.flatnonzero((dets.track_id >= 0) & (dets.is_person | (dets.pair < 0)))
+        if len(rows) == 0:
+            return
+        x1, y1, x2, y2 = dets.xyxy[rows].T
+        lines = [f"{frame_index + 1},{tid},{a:.2f},{b:.2f},{w:.2f},{h:.2f},{c:.4f},-1,-1,-1\n"
+                 for tid, a, b, w, h, c in zip(dets.track_id[rows], x1, y1, x2 - x1, y2 - y1, dets.conf[rows],
+                                               strict=True)]
+        self.file.write("".join(lines))
+
+    def close(self) -> None:
+        self.file.commit()

@@ -1,0 +1,43 @@
+import numpy as np
+
+from mivolo.detection.association import associate
+from mivolo.structures import FACE, PERSON, Detections
+
+
+def two_people_one_face_each() -> Detections:
+    persons = Detections.from_boxes([[0, 0, 100, 300], [90, 0, 190, 300]], [0.9, 0.8], PERSON)
+    faces = Detections.from_boxes([[120, 10, 160, 50], [30, 15, 70, 55], [20, 250, 40, 270]], [0.9, 0.9, 0.7], FACE)
+    return Detections.concat([persons, faces])
+
+
+def test_concat_keeps_pairs_pointing_at_the_right_rows():
+    a = Detections.from_boxes([[0, 0, 10, 10], [5, 5, 8, 8]], [1, 1], [PERSON, FACE])
+    a.pair[:] = [1, 0]
+    b = Detections.from_boxes([[0, 0, 10, 10], [5, 5, 8, 8]], [1, 1], [PERSON, FACE])
+    b.pair[:] = [1, 0]
+    merged = Detections.concat([a, b])
+    assert merged.pair.tolist() == [1, 0, 3, 2]
+    picked = merged.select(np.array([2, 3]))
+    assert picked.pair.tolist() == [1, 0]
+
+
+def test_each_face_goes_to_the_person_whose_upper_body_holds_it():
+    dets = associate(two_people_one_face_each())
+    assert dets.pair[0] == 3  # left person <- face at x 30..70
+    assert dets.pair[1] == 2  # right person <- face at x 120..160
+    assert dets.pair[2] == 1 and dets.pair[3] == 0
+    assert dets.pair[4] == -1  # a "face" at knee height belongs to nobody
+
+
+def test_one_face_per_person_even_when_two_faces_fit():
+    persons = Detections.from_boxes([[0, 0, 100, 300]], [0.9], PERSON)
+    faces = Detections.from_boxes([[30, 10, 70, 50], [35, 60, 65, 90]], [0.9, 0.9], FACE)
+    dets = associate(Detections.concat([persons, faces]))
+    assert (dets.pair[1:] >= 0).sum() == 1
+    assert dets.pair[0] in (1, 2)
+
+
+def test_no_faces_or_no_persons_leaves_pairs_empty():
+    dets = associate(Detections.from_boxes([[0, 0, 10, 10]], [0.5], PERSON))
+    assert dets.pair.tolist() == [-1]
+    assert len(associate(Detections())) == 0

@@ -1,0 +1,172 @@
+"""boxmot trackers behind ``Tracker.update(dets, image) -> dets`` (fills ``track_id``).
+
+Persons are tracked; a face takes its person's id; faces without a person are tracked by a second
+tracker instance. Ids are ours (1, 2, 3, ...), mapped from boxmot's per-instance ids.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mivolo.config import TrackerConfig
+from mivolo.errors import UserError
+from mivolo.structures import Detections
+
+log = logging.getLogger(__name__)
+
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+TRACKERS = {
+    "botsort": "BotSort",
+    "bytetrack": "ByteTrack",
+    "ocsort": "OcSort",
+    "deepocsort": "DeepOcSort",
+    "strongsort": "StrongSort",
+    "boosttrack": "BoostTrack",
+    "hybridsort": "HybridSort",
+}
+NEEDS_REID = {"strongsort"}
+ACCEPTS_REID = {"botsort", "deepocsort", "strongsort", "boosttrack", "hybridsort"}
+
+
+def resolve_tracker_yaml(name_or_path: str) -> Path:
+    """A tracker YAML path from a name (``botsort``, ``botsort.yaml``) or a path."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.is_file():
+        return candidate
+    stem = candidate.name.removesuffix(".yaml").removesuffix(".yml")
+    bundled = CONFIGS_DIR / f"{stem}.yaml"
+    if stem in TRACKERS and bundled.is_file():
+        return bundled
+    raise UserError(f"unknown tracker {name_or_path!r}: use one of {', '.join(f'{t}.yaml' for t in TRACKERS)} "
+                    "or a path to a tracker YAML file")
+
+
+def _tracker_class(kind: str) -> type:
+    return getattr(importlib.import_module("boxmot"), TRACKERS[kind])
+
+
+def _accepted_params(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                names.add(p.name)
+    return names - {"reid_model", "reid_weights", "device", "half", "reid_preprocess", "is_obb"}
+
+
+def load_tracker_settings(path: Path) -> tuple[str, dict[str, Any]]:
+    """(tracker kind, constructor keyword arguments) from one of our tracker YAMLs.
+
+    boxmot's own search-space YAMLs (``key: {default: ..., range: ...}``) are accepted too: their defaults are used.
+    """
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise UserError(f"tracker config {path} cannot be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"tracker config {path} must be a mapping")
+    kind = str(data.pop("tracker_type", path.stem.split(".")[0])).lower()
+    if kind not in TRACKERS:
+        raise UserError(f"{path}: unknown tracker_type {kind!r} (valid: {', '.join(TRACKERS)})")
+    params = {k: (v["default"] if isinstance(v, dict) and "default" in v else v) for k, v in data.items()}
+    params.pop("activates", None)
+    accepted = _accepted_params(_tracker_class(kind))
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        valid = ", ".join(sorted(accepted))
+        raise UserError(f"{path}: unknown {kind} setting(s) {', '.join(unknown)} (valid: {valid})")
+    return kind, params
+
+
+class Tracker:
+    def __init__(self, config: TrackerConfig, fps: float, device: str = "cpu", half: bool = False) -> None:
+        self.path = resolve_tracker_yaml(config.tracker)
+        self.kind, params = load_tracker_settings(self.path)
+        self._cls = _tracker_class(self.kind)
+        if "frame_rate" in _accepted_params(self._cls) and fps:
+            params["frame_rate"] = max(1, int(round(fps)))  # track buffers are in frames at this rate
+        reid = self._reid_options(config, device, half)
+        self.params = params
+        self._reid = reid
+        self._next_id = 1
+        self._ids: dict[tuple[int, int], int] = {}
+        self.persons = self._new()
+        self.lone_faces = self._new()
+
+    def _reid_options(self, config: TrackerConfig, device: str, half: bool) -> dict[str, Any]:
+        if config.reid_weights:
+            if self.kind not in ACCEPTS_REID:
+                raise UserError(f"{self.kind} does not use Re-ID; drop --reid-weights or use botsort/deepocsort")
+            weights = Path(config.reid_weights).expanduser()
+            if not weights.is_file():
+                raise UserError(f"Re-ID weights not found: {weights} (a local .pt/.onnx file; nothing is downloaded)")
+            log.info("Re-ID on: %s", weights.name)
+            return {"reid_weights": weights, "device": device, "half": half, "use_embeddings": True}
+        if self.kind in NEEDS_REID:
+            raise UserError(f"{self.kind} needs a Re-ID model: give --reid-weights FILE, or use botsort.yaml / "
+                            "bytetrack.yaml")
+        if self.kind in ACCEPTS_REID:
+            log.info("Re-ID off (no --reid-weights): %s associates by motion only", self.kind)
+            return {"use_embeddings": False}
+        return {}
+
+    def _new(self) -> Any:
+        options = dict(self.params)
+        if "use_embeddings" in self._reid and "use_embeddings" not in _accepted_params(self._cls):
+            options.update({k: v for k, v in self._reid.items() if k != "use_embeddings"})
+        else:
+            options.update(self._reid)
+        try:
+            return self._cls(**options)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{self.path}: invalid {self.kind} settings: {exc}") from None
+
+    def reset(self) -> None:
+        self.persons = self._new()
+        self.lone_faces = self._new()
+
+    def _run(self, tracker: Any, slot: int, rows: np.ndarray, dets: Detections, image: np.ndarray) -> None:
+        boxes = np.zeros((len(rows), 6), dtype=np.float32)
+        if len(rows):
+            boxes[:, :4] = dets.xyxy[rows]
+            boxes[:, 4] = dets.conf[rows]
+        out = tracker.update(boxes, image)
+        if out is None or len(out) == 0:
+            return
+        out = np.asarray(out)
+        for boxmot_id, det_index in zip(out[:, 4].astype(int), out[:, 7].astype(int), strict=True):
+            if 0 <= det_index < len(rows):
+                dets.track_id[rows[det_index]] = self._our_id(slot, boxmot_id)
+
+    def _our_id(self, slot: int, boxmot_id: int) -> int:
+        key = (slot, boxmot_id)
+        if key not in self._ids:
+            self._ids[key] = self._next_id
+            self._next_id += 1
+        return self._ids[key]
+
+    def update(self, dets: Detections, image: np.ndarray) -> Detections:
+        dets.track_id[:] = -1
+        persons = np.flatnonzero(dets.is_person)
+        self._run(self.persons, 0, persons, dets, image)
+        faces = np.flatnonzero(dets.is_face)
+        paired = faces[dets.pair[faces] >= 0]
+        dets.track_id[paired] = dets.track_id[dets.pair[paired]]
+        lone = faces[dets.pair[faces] < 0]
+        self._run(self.lone_faces, 1, lone, dets, image)
+        return dets
+
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop id mappings of identities that left memory (bounded state on long runs)."""
+        if track_ids:
+            self._ids = {k: v for k, v in self._ids.items() if v not in track_ids}
