@@ -337,17 +337,18 @@ class PrefetchedFrames:
                     except queue.Full:
                         continue
                 if self.stop.is_set():
-                    return
+                    break
         except BaseException as exc:  # handed to the consumer
             self.error = exc
-        finally:
-            while True:
-                try:
-                    self.queue.put(self._END, timeout=0.1)
-                    return
-                except queue.Full:
-                    if self.stop.is_set():
-                        return
+        self._put_end()
+
+    def _put_end(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(self._END, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def __iter__(self) -> Iterator[Frame]:
         while True:

@@ -1,0 +1,127 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+import demo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> int:
+    return demo.main([*args, "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def global_run(sample_clip, tmp_path_factory):
+    clip, people = sample_clip
+    out = tmp_path_factory.mktemp("run")
+    code = run_cli("--input", str(clip), "--output", str(out), "--tracker", "botsort.yaml", "--save-json", "--draw")
+    return code, out, people
+
+
+def test_finds_each_person_once(global_run):
+    code, out, people = global_run
+    assert code == 0
+    identities = json.loads((out / "identities.json").read_text())
+    assert identities["count"] == people  # one identity per person, not one per frame
+    for row in identities["identities"]:
+        assert row["frames_seen"] >= 10 and row["gender"] in ("male", "female") and 5 < row["age"] < 90
+        assert (out / row["best_crop"]).is_file()
+
+
+def test_all_outputs_are_written_and_consistent(global_run):
+    _, out, people = global_run
+    demographics = json.loads((out / "demographics.json").read_text())
+    assert demographics["schema_version"] == "1.0"
+    assert demographics["summary"]["total_people"] == people
+    assert list(demographics["age_groups"]) == ["0-12", "13-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
+    bucket = max(demographics["buckets"], key=lambda b: b["total_people"])
+    assert bucket["men"] + bucket["women"] + bucket["unknown_gender"] == bucket["total_people"] == len(bucket["people"])
+    person = bucket["people"][0]
+    assert set(person) == {"id", "gender", "age", "confidence", "centre", "crop"}
+    with open(out / "identities.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == people
+    assert len(list((out / "crops").iterdir())) == people  # one crop per identity, not per frame
+    lines = (out / "tracks.txt").read_text().splitlines()
+    assert lines and all(len(line.split(",")) == 10 for line in lines)
+    run = json.loads((out / "run.json").read_text())
+    assert run["frames_processed"] > 0 and set(run["stage_ms_per_frame"]) >= {"detect", "track", "age_gender"}
+    assert run["models"]["persons"].startswith("ssdlite")
+    video = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == run["frames_processed"]
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_temporal_mode_and_no_crops(sample_clip, tmp_path):
+    clip, people = sample_clip
+    code = run_cli("--input", str(clip), "--output", str(tmp_path), "--temporal-smoothing", "--smoothing-window", "3",
+                   "--no-save-crops", "--save-json", "--tracker", "bytetrack.yaml", "--skip-frames", "1")
+    assert code == 0
+    assert not (tmp_path / "crops").exists()
+    assert json.loads((tmp_path / "identities.json").read_text())["count"] == people
+    assert json.loads((tmp_path / "demographics.json").read_text())["settle_mode"] == "temporal"
+
+
+def test_single_image(tmp_path):
+    import skimage.data
+
+    image = tmp_path / "astronaut.png"
+    cv2.imwrite(str(image), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    assert run_cli("--input", str(image), "--output", str(tmp_path / "out"), "--save-json") == 0
+    rows = json.loads((tmp_path / "out" / "identities.json").read_text())["identities"]
+    assert len(rows) == 1 and rows[0]["gender"] == "female"
+
+
+def subprocess_demo(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "demo.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "/nonexistent/video.mp4"], "not found"),
+    (["--input", "rtsp://", "--output", "{out}"], "no host"),
+    (["--input", "{clip}", "--tracker", "nope.yaml", "--output", "{out}"], "unknown tracker"),
+    (["--input", "{clip}", "--disable-faces", "--output", "{out}"], "--disable-faces"),
+    (["--input", "{clip}", "--detector-weights", "/no/such.pt", "--output", "{out}"], "not found"),
+    (["--input", "{clip}", "--output", "/proc/forbidden"], "not writable"),
+])
+def test_bad_input_gives_one_line_and_exit_2(sample_clip, tmp_path, args, message):
+    clip, _ = sample_clip
+    args = [a.format(clip=clip, out=tmp_path / "o") for a in args]
+    result = subprocess_demo(*args)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_sigint_stops_and_leaves_valid_outputs(tmp_path):
+    from mivolo.sample import make_sample_video
+
+    clip = tmp_path / "long.mp4"
+    make_sample_video(clip, fps=25.0, size=(640, 360))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--input", str(clip), "--output", str(out),
+                             "--save-json", "--draw"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / ".tracks.txt.part").exists():
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["interrupted"] == "SIGINT" and run["frames_processed"] > 0
+    json.loads((out / "demographics.json").read_text())
+    json.loads((out / "identities.json").read_text())
+    assert (out / "annotated.mp4").is_file()

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+
+from mivolo.config import SettleConfig, TrackerConfig
+from mivolo.errors import UserError
+from mivolo.structures import FACE, PERSON, Detections
+from tracking import Identities, Tracker
+
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+
+
+def frame_dets(step: int) -> Detections:
+    """Two people walking apart, each with a face in the upper body."""
+    persons = Detections.from_boxes([[50 + 5 * step, 100, 150 + 5 * step, 400],
+                                     [450 - 5 * step, 100, 550 - 5 * step, 400]], [0.9, 0.85], PERSON)
+    faces = Detections.from_boxes([[80 + 5 * step, 110, 120 + 5 * step, 150]], [0.9], FACE)
+    dets = Detections.concat([persons, faces])
+    dets.pair[:] = [2, -1, 0]
+    return dets
+
+
+@pytest.mark.parametrize("name", ["bytetrack.yaml", "botsort.yaml", "ocsort", "boosttrack.yaml"])
+def test_ids_are_stable_and_faces_inherit_them(name):
+    tracker = Tracker(TrackerConfig(tracker=name), fps=25)
+    seen = []
+    for step in range(12):
+        dets = tracker.update(frame_dets(step), IMAGE)
+        seen.append(dets.track_id.copy())
+    last = seen[-1]
+    assert last[0] > 0 and last[1] > 0 and last[0] != last[1]
+    assert last[2] == last[0]  # the face carries its person's id
+    assert all((s[:2] == last[:2]).all() for s in seen[-5:])  # no id switches once confirmed
+    assert set(last[:2]) <= {1, 2}  # our ids are 1, 2, ... not boxmot's internal numbers
+
+
+def test_unknown_tracker_lists_the_valid_ones():
+    with pytest.raises(UserError, match="botsort.yaml"):
+        Tracker(TrackerConfig(tracker="sorty.yaml"), fps=25)
+
+
+def test_strongsort_without_reid_is_refused_instead_of_downloading():
+    with pytest.raises(UserError, match="Re-ID"):
+        Tracker(TrackerConfig(tracker="strongsort.yaml"), fps=25)
+
+
+def test_unknown_tracker_setting_is_named(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("tracker_type: bytetrack\ntrack_thres: 0.4\n")
+    with pytest.raises(UserError, match="track_thres"):
+        Tracker(TrackerConfig(tracker=str(path)), fps=25)
+
+
+def estimate(track_id: int, age: float, male_p: float, conf: float = 0.9, face_h: float = 64.0) -> Detections:
+    dets = Detections.from_boxes([[0, 0, 100, 300], [30, 10, 30 + face_h * 0.8, 10 + face_h]], [conf, conf],
+                                 [PERSON, FACE])
+    dets.pair[:] = [1, 0]
+    dets.track_id[:] = track_id
+    dets.age[:] = age
+    dets.gender_p[:] = male_p
+    dets.age_gender_conf[:] = max(male_p, 1 - male_p)
+    return dets
+
+
+def test_global_mode_is_a_weighted_mean_over_the_whole_track():
+    ids = Identities(SettleConfig(mode="global"))
+    for i, (age, male) in enumerate([(30, 0.9), (40, 0.8), (35, 0.2)]):
+        ids.update(i, i / 10, IMAGE, estimate(7, age, male))
+    label = ids.final_label(7)
+    assert 30 < label.age < 40 and label.gender == "male"
+    assert ids.tracks[7].frames_seen == 3 and ids.tracks[7].votes == 3
+
+
+def test_confidence_mode_takes_the_best_scored_estimate():
+    ids = Identities(SettleConfig(mode="confidence"))
+    ids.update(0, 0.0, IMAGE, estimate(1, 20, 0.95, face_h=20))  # small face, low weight
+    ids.update(1, 0.1, IMAGE, estimate(1, 50, 0.10, face_h=90))  # big sharp face wins
+    label = ids.final_label(1)
+    assert label.age == 50 and label.gender == "female"
+
+
+def test_temporal_mode_follows_the_window():
+    ids = Identities(SettleConfig(mode="temporal", smoothing_window=2))
+    for i, age in enumerate([20, 20, 60, 60]):
+        ids.update(i, i / 10, IMAGE, estimate(3, age, 0.9))
+    assert ids.live_label(3).age == pytest.approx(60)
+    assert ids.final_label(3).age == pytest.approx(40)
+
+
+def test_low_confidence_detections_and_genders_do_not_vote():
+    ids = Identities(SettleConfig(min_detection_conf=0.5, min_gender_conf=0.7))
+    ids.update(0, 0.0, IMAGE, estimate(1, 30, 0.9, conf=0.3))  # detection too weak
+    ids.update(1, 0.1, IMAGE, estimate(1, 30, 0.6))  # gender too unsure: age counts, gender does not
+    assert ids.tracks[1].votes == 1
+    label = ids.final_label(1)
+    assert label.age == pytest.approx(30) and label.gender is None
+
+
+def test_settled_tracks_stop_asking_for_estimates_and_stale_ones_leave_memory():
+    ids = Identities(SettleConfig(votes_to_settle=3, forget_after_s=1.0))
+    for i in range(3):
+        assert ids.needs_estimate(5)
+        ids.update(i, i * 0.1, IMAGE, estimate(5, 30, 0.9))
+    assert not ids.needs_estimate(5)
+    assert ids.pop_stale(0.5) == []
+    gone = ids.pop_stale(5.0)
+    assert [s.track_id for s in gone] == [5] and 5 not in ids.tracks
+    assert gone[0].crop is not None and gone[0].crop.shape[0] > 0
