@@ -18,13 +18,14 @@ class Estimator(Protocol):
 
 
 def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = False) -> Estimator:
+    from mivolo.errors import UserError
+
     if config.checkpoint:
-        from mivolo.model.mivolo_estimator import MiVOLOEstimator
-
-        return MiVOLOEstimator(config, device=device, half=half)
+        # The MiVOLO network and its checkpoint loader are tracked separately (issue 3); until they land we
+        # refuse the flag clearly instead of silently running another model.
+        raise UserError("--checkpoint (MiVOLO) is not supported by this version yet; run without it to use the "
+                        "offline age/gender model")
     if config.with_persons or config.disable_faces:
-        from mivolo.errors import UserError
-
         raise UserError("--with-persons / --disable-faces need a MiVOLO face+body --checkpoint; "
                         "the offline age/gender model reads faces only")
     from mivolo.model.offline import OfflineAgeGender
@@ -32,10 +33,4 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
     return OfflineAgeGender(min_face_px=config.min_face_px)
 
 
-def load_mivolo(path: str, device: str = "cpu", half: bool = False):  # noqa: ANN201 - re-exported API
-    from mivolo.model.mivolo_net import load_mivolo as _load
-
-    return _load(path, device=device, half=half)
-
-
-__all__ = ["Estimator", "build_estimator", "load_mivolo"]
+__all__ = ["Estimator", "build_estimator"]
