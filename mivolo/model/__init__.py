@@ -21,10 +21,9 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
     from mivolo.errors import UserError
 
     if config.checkpoint:
-        # The MiVOLO network and its checkpoint loader are tracked separately (issue 3); until they land we
-        # refuse the flag clearly instead of silently running another model.
-        raise UserError("--checkpoint (MiVOLO) is not supported by this version yet; run without it to use the "
-                        "offline age/gender model")
+        from mivolo.model.mivolo_estimator import MiVOLOEstimator
+
+        return MiVOLOEstimator(config, device=device, half=half)
     if config.with_persons or config.disable_faces:
         raise UserError("--with-persons / --disable-faces need a MiVOLO face+body --checkpoint; "
                         "the offline age/gender model reads faces only")
@@ -33,4 +32,12 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
     return OfflineAgeGender(min_face_px=config.min_face_px)
 
 
-__all__ = ["Estimator", "build_estimator"]
+def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool = True,
+                disable_faces: bool = False):  # noqa: ANN201 - returns mivolo.model.mivolo_net.MiVOLO
+    """Load a MiVOLO checkpoint: ``ages, male_probs = load_mivolo(path).predict(image, face_xyxy, person_xyxy)``."""
+    from mivolo.model.mivolo_net import load_mivolo as _load
+
+    return _load(path, device=device, half=half, with_persons=with_persons, disable_faces=disable_faces)
+
+
+__all__ = ["Estimator", "build_estimator", "load_mivolo"]
