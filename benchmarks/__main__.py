@@ -105,11 +105,41 @@ def bench_stream_memory(minutes: float, work: Path) -> dict:
             "identities": summary.identities, "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 
+def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: int = 3) -> dict:
+    """ms per crop of MiVOLO-D1 224 face+body (random weights: speed does not depend on them) at batch 1, 8, 32."""
+    import numpy as np
+    import torch
+
+    from mivolo.model.mivolo_net import MiVOLO, save_random_checkpoint
+
+    net = MiVOLO(save_random_checkpoint(work / "mivolo.pth.tar", with_persons=True), device=device, half=half)
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 255, (180, 120, 3), dtype=np.uint8)
+    rows = {}
+    for batch in (1, 8, 32):
+        net.predict_crops([crop] * batch, [crop] * batch)  # warm-up
+        times = []
+        for _ in range(repeats):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            net.predict_crops([crop] * batch, [crop] * batch)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        rows[str(batch)] = round(1000 * sorted(times)[len(times) // 2] / batch, 2)
+    return {"model": "MiVOLO-D1 224 face+body", "device": device, "half": half, "threads": torch.get_num_threads(),
+            "ms_per_crop_by_batch": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stream-minutes", type=float, nargs="*", default=None,
                         help="run a looping synthetic stream of each length (one process each) and report peak RSS")
     parser.add_argument("--one-stream", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--mivolo", action="store_true", help="MiVOLO ms per crop at batch 1, 8, 32")
+    parser.add_argument("--device", default="cpu", help="device for --mivolo")
+    parser.add_argument("--half", action="store_true", help="fp16 for --mivolo (CUDA)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -120,7 +150,11 @@ def main() -> None:
             return
         meta = {"commit": _commit(), "machine": platform.machine(), "cpus": os.cpu_count(),
                 "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        if args.stream_minutes:
+        if args.mivolo:
+            result = {**meta, "mivolo": bench_mivolo(work, args.device, args.half)}
+            name = f"mivolo_{args.device.replace(':', '')}{'_fp16' if args.half else ''}.json"
+            print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        elif args.stream_minutes:
             rows = []
             for minutes in args.stream_minutes:
                 out = subprocess.run([sys.executable, "-m", "benchmarks", "--one-stream", str(minutes)], cwd=ROOT,

@@ -314,6 +314,12 @@ class MiVOLO:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Ages (years) and P(male) for N face/person box pairs; NaN rows mark a missing crop."""
         face_crops, body_crops = self.crops(image_bgr, face_xyxy, person_xyxy, all_faces, all_persons)
+        return self.predict_crops(face_crops, body_crops)
+
+    @torch.inference_mode()
+    def predict_crops(self, face_crops: list[np.ndarray | None], body_crops: list[np.ndarray | None]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Ages and P(male) for prepared BGR crops (None = missing), all in one batch."""
         n = len(face_crops)
         if n == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)

@@ -1,0 +1,51 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SHARED
+
+import eval_pretrained
+from mivolo.evaluation import load_dataset
+from mivolo.model.mivolo_net import save_random_checkpoint
+
+
+def test_offline_model_on_real_utkface_sample(tmp_path):
+    folder = SHARED / "faces" / "utkface_sample"
+    if not folder.is_dir():
+        pytest.skip("../shared/data is not present")
+    out = tmp_path / "report.json"
+    assert eval_pretrained.main(["--dataset-type", "folder", "--dataset-images", str(folder),
+                                 "--output", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["evaluated"] == 72
+    assert report["age_mae"] < 12 and report["gender_accuracy"] > 65  # a real model, not chance
+    assert sum(b["n"] for b in report["age_bands"].values()) == 72
+
+
+def test_mivolo_on_an_annotation_csv_with_persons_and_ranges(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(images / f"{i}.jpg"), rng.integers(0, 255, (240, 200, 3), dtype=np.uint8))
+    annotations = tmp_path / "annotations"
+    annotations.mkdir()
+    (annotations / "test_valid.csv").write_text(
+        "img_name,age,gender,face_x0,face_y0,face_x1,face_y1,person_x0,person_y0,person_x1,person_y1\n"
+        "0.jpg,25,M,60,20,120,90,30,10,170,230\n"
+        "1.jpg,38;43,F,-1,-1,-1,-1,20,10,180,230\n"
+        "2.jpg,-1,F,50,30,110,100,-1,-1,-1,-1\n")
+    samples = load_dataset("adience", images, None, "valid")
+    assert len(samples) == 3 and samples[1].age_range == (38.0, 43.0) and samples[1].face is None
+    checkpoint = save_random_checkpoint(tmp_path / "m.pth.tar", with_persons=True)
+    report = eval_pretrained.run(eval_pretrained.build_parser().parse_args([
+        "--dataset-type", "adience", "--dataset-images", str(images), "--checkpoint", str(checkpoint),
+        "--with-persons", "--batch-size", "2"]))
+    assert report["evaluated"] == 3
+    assert "age_group_accuracy" in report and "gender_accuracy" in report and report["age_mae"] >= 0
+
+
+def test_bad_dataset_arguments_exit_2(tmp_path, capsys):
+    assert eval_pretrained.main(["--dataset-type", "imdb", "--dataset-images", str(tmp_path)]) == 2
+    assert "annotation" in capsys.readouterr().err
