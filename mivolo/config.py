@@ -35,6 +35,7 @@ class DetectorConfig:
     imgsz: int = 640
     face_backend: str = "auto"  # auto | blazeface | dlib | none
     face_in_person: bool = True  # also look for faces inside upscaled person crops
+    face_crop_model: str = "short"  # BlazeFace model for person crops: short (128 px input) | back (256 px)
     face_crop_size: int = 256  # person crops are scaled so their upper part is this tall
     skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
 
@@ -114,6 +115,7 @@ class PipelineConfig:
             (not (self.estimator.disable_faces and not self.estimator.with_persons),
              "--disable-faces needs --with-persons: without faces and bodies there is nothing to estimate"),
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
+            (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]
         for ok, message in checks:
             if not ok:

@@ -23,7 +23,7 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
             from mivolo.detection.blazeface import BlazeFaceDetector
 
             frame = BlazeFaceDetector("full", conf=config.face_conf)
-            crop = BlazeFaceDetector("back", conf=config.face_conf) if config.face_in_person else None
+            crop = BlazeFaceDetector(config.face_crop_model, conf=config.face_conf) if config.face_in_person else None
             return frame, crop, [d.name for d in (frame, crop) if d is not None]
         except (FileNotFoundError, ImportError) as exc:
             if backend == "blazeface":
