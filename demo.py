@@ -73,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--min-gender-conf", type=float, default=None,
                        help="gender estimates below this confidence do not vote")
     track.add_argument("--forget-after", type=float, default=None,
-                       help="seconds unseen after which an identity is finalised and leaves memory")
+                       help="seconds unseen after which an identity is finalised and leaves memory (and can no "
+                            "longer be merged)")
+    track.add_argument("--no-merge", action="store_true",
+                       help="do not merge re-entering people into their earlier identity (face signatures)")
+    track.add_argument("--merge-threshold", type=float, default=None,
+                       help="cosine similarity of face signatures needed to merge (default 0.965)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -97,6 +102,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
+        (cfg.settle, "merge_threshold", args.merge_threshold),
     ]
     for section, key, value in overrides:
         if value is not None:
@@ -107,6 +113,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     cfg.estimator.disable_faces = args.disable_faces or cfg.estimator.disable_faces
     cfg.runtime.half = args.half or cfg.runtime.half
     cfg.runtime.progress = not args.no_progress and sys.stderr.isatty()
+    if args.no_merge:
+        cfg.settle.merge = False
     if args.no_face_in_person:
         cfg.detector.face_in_person = False
     if args.temporal_smoothing:

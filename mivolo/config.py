@@ -63,6 +63,9 @@ class SettleConfig:
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
     min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
     forget_after_s: float = 60.0  # identities unseen this long are finalised and leave memory
+    merge: bool = True  # merge a new track into an identity that left, when their faces match
+    merge_threshold: float = 0.965  # cosine similarity of mean face embeddings needed to merge
+    merge_min_face_px: int = 24  # faces smaller than this give no embedding
 
 
 @dataclass
@@ -115,6 +118,7 @@ class PipelineConfig:
             (not (self.estimator.disable_faces and not self.estimator.with_persons),
              "--disable-faces needs --with-persons: without faces and bodies there is nothing to estimate"),
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
+            (-1 <= self.settle.merge_threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]
         for ok, message in checks:

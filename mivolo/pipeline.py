@@ -30,10 +30,11 @@ from mivolo.sinks.video import TrackLog, VideoFile, draw, label_text
 from mivolo.sources import PrefetchedFrames, Source, open_source
 from mivolo.structures import Detections
 from tracking import Identities, Tracker
+from tracking.merging import IdentityMerger
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1.0"
-STAGES = ("decode", "detect", "associate", "track", "age_gender", "settle", "sinks")
+STAGES = ("decode", "detect", "associate", "track", "merge", "age_gender", "settle", "sinks")
 
 
 @dataclass
@@ -152,9 +153,21 @@ class Pipeline:
             raise UserError("votes_to_settle must be at least 1")
         self.detector = build_detector(config.detector, self.device, config.runtime.half)
         self.estimator = build_estimator(config.estimator, self.device, config.runtime.half)
-        self.models = {**self.detector.models, "age_gender": self.estimator.name}
+        self.embedder = self._build_embedder() if config.settle.merge else None
+        self.models = {**self.detector.models, "age_gender": self.estimator.name,
+                       "face_embeddings": self.embedder.name if self.embedder is not None else "off"}
         log.info("models: persons=%s, faces=%s, age/gender=%s", self.models["persons"], self.models["faces"],
                  self.models["age_gender"])
+
+    @staticmethod
+    def _build_embedder():  # noqa: ANN205
+        try:
+            from mivolo.model.face_embedder import FaceEmbedder
+
+            return FaceEmbedder()
+        except (FileNotFoundError, ImportError, RuntimeError) as exc:
+            log.warning("identity merging off: face embedding model unavailable (%s)", exc)
+            return None
 
     # ------------------------------------------------------------------------------------------------------------
     def run(self, source: Source | None = None) -> RunSummary:
@@ -165,6 +178,9 @@ class Pipeline:
         independent = source.info.independent_frames
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half)
         identities = Identities(cfg.settle)
+        merger = IdentityMerger(threshold=cfg.settle.merge_threshold, max_gap_s=cfg.settle.forget_after_s) \
+            if self.embedder is not None and not independent else None
+        self.merger = merger
         min_frames = 1 if independent else max(1, cfg.settle.min_frames)
         crops_dir = _inside(out_dir, Path(cfg.output.crops_dir)) if cfg.output.save_crops else None
         if crops_dir is not None:
@@ -195,7 +211,9 @@ class Pipeline:
                     if cv2.imwrite(str(crops_dir / name), state.crop):
                         row["best_crop"] = str((crops_dir / name).relative_to(out_dir.resolve()))
                 done_rows[state.track_id] = row
-            tracker.forget({s.track_id for s in states})
+            tracker.forget({t for s in states for t in s.track_ids})
+            if merger is not None:
+                merger.forget({s.track_id for s in states})
 
         frames = PrefetchedFrames(source, cfg.source.queue_size)
         progress = _progress(source, cfg)
@@ -216,6 +234,9 @@ class Pipeline:
                         t2 = time.perf_counter()
                         tracker.update(dets, frame.image)
                         t3 = time.perf_counter()
+                        if merger is not None:
+                            self._merge_step(frame.image, frame.time_s, dets, merger, identities)
+                        t_merge = time.perf_counter()
                         rows = self._rows_to_estimate(dets, identities)
                         if len(rows):
                             self.estimator(frame.image, dets, rows)
@@ -223,7 +244,8 @@ class Pipeline:
                         timings["detect"] += t1 - t0
                         timings["associate"] += t2 - t1
                         timings["track"] += t3 - t2
-                        timings["age_gender"] += t4 - t3
+                        timings["merge"] += t_merge - t3
+                        timings["age_gender"] += t4 - t_merge
                         last = dets
                     else:  # detector stride: hold the last tracked boxes, no new estimates
                         dets = Detections.concat([last])
@@ -271,6 +293,32 @@ class Pipeline:
         return summary
 
     # ------------------------------------------------------------------------------------------------------------
+    def _merge_step(self, image: np.ndarray, time_s: float, dets: Detections, merger: IdentityMerger,
+                    identities: Identities) -> None:
+        """Face embeddings for tracks that still need them; merges; then track ids become identity ids."""
+        raw = dets.track_id.copy()
+        for tid in np.unique(raw[raw >= 0]):
+            merger.seen(int(tid), time_s)
+        faces = np.flatnonzero(dets.is_face & (raw >= 0))
+        boxes = dets.xyxy[faces]
+        height, width = image.shape[:2]
+        inside = (boxes[:, 0] > 2) & (boxes[:, 1] > 2) & (boxes[:, 2] < width - 2) & (boxes[:, 3] < height - 2)
+        faces = faces[((boxes[:, 3] - boxes[:, 1]) >= self.config.settle.merge_min_face_px) & inside]  # whole faces
+        faces = np.array([r for r in faces if merger.needs_embedding(int(raw[r]), time_s)], dtype=np.int64)
+        if len(faces):
+            assert self.embedder is not None
+            for row, vector in zip(faces, self.embedder(image, dets.xyxy[faces]), strict=True):
+                merge = merger.observe(int(raw[row]), time_s, vector)
+                if merge is None and merger.last_best[0] is not None:
+                    log.debug("track %d: closest earlier identity %d at similarity %.3f, not merged (yet)",
+                              int(raw[row]), merger.last_best[0], merger.last_best[1])
+                    merger.last_best = (None, -1.0)
+                if merge is not None:
+                    identities.merge(merge.track_id, merge.into)
+                    log.info("identity %d re-entered after %.1fs as track %d (face similarity %.3f): merged",
+                             merge.into, merge.gap_s, merge.track_id, merge.similarity)
+        dets.track_id[:] = merger.resolve(raw)
+
     def _rows_to_estimate(self, dets: Detections, identities: Identities) -> np.ndarray:
         """One row per identity that still needs an estimate: its face if it has one, else its person row."""
         tracked = np.flatnonzero(dets.track_id >= 0)
@@ -311,13 +359,14 @@ class Pipeline:
         write_identities(out_dir, list(rows.values()), SCHEMA_VERSION)
         summary.files["identities"] = str(out_dir / "identities.json")
         summary.files["identities_csv"] = str(out_dir / "identities.csv")
-        mot.close()
+        alias = dict(self.merger.parent) if getattr(self, "merger", None) is not None else {}
+        mot.close(alias)
         summary.files["tracks"] = str(out_dir / "tracks.txt")
         meta = {"schema_version": SCHEMA_VERSION, "settle_mode": cfg.settle.mode,
                 "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,
                            "frames": summary.frames}}
         if demographics is not None:
-            demographics.close(rows, meta)
+            demographics.close(rows, meta, alias)
             summary.files["demographics"] = str(demographics.path)
         if live_video is not None:
             live_video.close()
@@ -325,7 +374,7 @@ class Pipeline:
         if track_log is not None:
             track_log.close()
             if summary.frames:
-                self._second_pass(source, track_log, rows, video_path, summary.frames, stop)
+                self._second_pass(source, track_log, rows, video_path, summary.frames, alias)
                 summary.files["video"] = str(video_path)
             track_log.path.unlink(missing_ok=True)
         timings["sinks"] += time.perf_counter() - t0
@@ -353,13 +402,21 @@ class Pipeline:
             "men": summary.men,
             "women": summary.women,
             "stage_ms_per_frame": summary.stage_ms,
+            "identity_merging": self._merging_report(),
             "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
             "files": summary.files,
         })
         summary.files["run"] = str(out_dir / "run.json")
 
+    def _merging_report(self) -> dict:
+        merger = getattr(self, "merger", None)
+        if merger is None:
+            return {"enabled": False}
+        return {"enabled": True, "threshold": merger.threshold, "count": len(merger.merges),
+                "merges": [m.as_dict() for m in merger.merges]}
+
     def _second_pass(self, source: Source, track_log: TrackLog, rows: dict[int, dict], video_path: Path,
-                     frames: int, stop: StopFlag) -> None:
+                     frames: int, alias: dict[int, int]) -> None:
         """Draw each identity's settled label on the video, reading frames again and boxes from the track log."""
         labels = {tid: label_text(tid, r["gender"], r["age"]) for tid, r in rows.items()}
         logged = track_log.iter_frames()
@@ -374,6 +431,9 @@ class Pipeline:
                 while pending is not None and pending[0] < frame.index:
                     pending = next(logged, None)
                 boxes = pending[1] if pending is not None and pending[0] == frame.index else empty
+                if alias and len(boxes):
+                    boxes = boxes.copy()
+                    boxes[:, 1] = [alias.get(int(t), int(t)) for t in boxes[:, 1]]
                 if video is None:
                     h, w = frame.image.shape[:2]
                     video = VideoFile(video_path, source.info.fps, (w, h))

@@ -73,8 +73,15 @@ def background(width: int, height: int) -> np.ndarray:
 
 
 def make_sample_video(path: str | Path, fps: float = 15.0, size: tuple[int, int] = (1280, 720),
-                      people: int | None = None, seconds_per_crossing: float = 4.0) -> int:
-    """Write the clip; returns the number of distinct people in it."""
+                      people: int | None = None, seconds_per_crossing: float = 4.0, come_back: bool = False,
+                      ground_truth: str | Path | None = None) -> int:
+    """Write the clip; returns the number of distinct people in it.
+
+    ``come_back``: after everyone has crossed, they walk back (right to left) in the same order, so each person
+    leaves and re-enters once: a tracker alone sees twice as many tracks as there are people.
+    ``ground_truth``: also write each person's visible box per frame in MOTChallenge format
+    (``frame,id,x,y,w,h,1,1,1``; person ids 1..N stay the same when they come back).
+    """
     sprites = load_sprites()[: people or None]
     width, height = size
     base = background(width, height)
@@ -85,7 +92,8 @@ def make_sample_video(path: str | Path, fps: float = 15.0, size: tuple[int, int]
         scaled.append(cv2.resize(sprite.image, (w, h), interpolation=cv2.INTER_AREA))
     speed = (width + max(s.shape[1] for s in scaled)) / seconds_per_crossing  # px per second
     gap_s = (max(s.shape[1] for s in scaled) + 0.12 * width) / speed  # entries never overlap
-    duration = gap_s * (len(scaled) - 1) + seconds_per_crossing + 0.3
+    one_way = gap_s * (len(scaled) - 1) + seconds_per_crossing + 0.3
+    duration = one_way * (2 if come_back else 1)
     frames = int(duration * fps)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,12 +102,17 @@ def make_sample_video(path: str | Path, fps: float = 15.0, size: tuple[int, int]
     if not writer.isOpened():
         raise OSError(f"cannot write {path}")
     floor = int(height * 0.95)
+    truth_lines: list[str] = []
     for index in range(frames):
         t = index / fps
+        back = t >= one_way
+        t_pass = t - one_way if back else t
         canvas = base.copy()
         for i, sprite in enumerate(scaled):
             h, w = sprite.shape[:2]
-            x = int(-w + (t - i * gap_s) * speed)
+            x = int(-w + (t_pass - i * gap_s) * speed)
+            if back:  # walking back the other way (the photo is not mirrored: faces stay as they were)
+                x = width - x - w
             bob = int(4 * np.sin(2 * np.pi * 1.5 * t + i))  # a little walking bounce
             y = floor - h + bob
             x1, x2 = max(x, 0), min(x + w, width)
@@ -107,9 +120,12 @@ def make_sample_video(path: str | Path, fps: float = 15.0, size: tuple[int, int]
                 continue
             y1, y2 = max(y, 0), min(y + h, height)
             canvas[y1:y2, x1:x2] = sprite[y1 - y:y2 - y, x1 - x:x2 - x]
+            truth_lines.append(f"{index + 1},{i + 1},{x1},{y1},{x2 - x1},{y2 - y1},1,1,1\n")
         writer.write(canvas)
     writer.release()
     os.replace(tmp, path)
+    if ground_truth is not None:
+        Path(ground_truth).write_text("".join(truth_lines))
     log.info("sample: %s, %d frames at %.0f fps, %d people", path, frames, fps, len(scaled))
     return len(scaled)
 

@@ -52,6 +52,7 @@ class TrackState:
     crop_score: float = -1.0
     crop_frame: int = -1
     centre: tuple[float, float] = (0.0, 0.0)
+    track_ids: list[int] = field(default_factory=list)  # tracker fragments merged into this identity
 
 
 @dataclass
@@ -66,6 +67,7 @@ class IdentityRecord:
     last_frame: int
     frames_seen: int
     estimates: int
+    track_ids: list[int] = field(default_factory=list)
     best_crop: str | None = None
 
     def as_row(self) -> dict:
@@ -80,6 +82,7 @@ class IdentityRecord:
             "last_frame": self.last_frame,
             "frames_seen": self.frames_seen,
             "estimates": self.estimates,
+            "track_ids": self.track_ids,
             "best_crop": self.best_crop,
         }
 
@@ -121,7 +124,8 @@ class Identities:
             state = self.tracks.get(tid)
             if state is None:
                 state = self.tracks[tid] = TrackState(tid, time_s, time_s, frame_index, frame_index,
-                                                      window=deque(maxlen=self.config.smoothing_window))
+                                                      window=deque(maxlen=self.config.smoothing_window),
+                                                      track_ids=[tid])
             state.last_s, state.last_frame = time_s, frame_index
             state.frames_seen += 1
             box_row = person_row if person_row >= 0 else face_row
@@ -209,12 +213,42 @@ class Identities:
         gender, conf = _gender_from_mean(state.male_wsum / state.gender_w) if state.gender_w > 0 else (None, 0.0)
         return Label(age, gender, conf)
 
+    def merge(self, source_id: int, target_id: int) -> None:
+        """Fold identity ``source_id`` (a track fragment) into ``target_id``: all its evidence counts there."""
+        source = self.tracks.pop(source_id, None)
+        target = self.tracks.get(target_id)
+        if source is None:
+            return
+        if target is None:
+            source.track_id = target_id
+            source.track_ids = sorted({target_id, *source.track_ids})
+            self.tracks[target_id] = source
+            return
+        if source.first_s < target.first_s:
+            target.first_s, target.first_frame = source.first_s, source.first_frame
+        if source.last_s > target.last_s:
+            target.last_s, target.last_frame, target.centre = source.last_s, source.last_frame, source.centre
+        target.frames_seen += source.frames_seen
+        target.age_wsum += source.age_wsum
+        target.age_w += source.age_w
+        target.male_wsum += source.male_wsum
+        target.gender_w += source.gender_w
+        target.votes += source.votes
+        if source.best_score > target.best_score:
+            target.best_score, target.best_age, target.best_male_p = source.best_score, source.best_age, \
+                source.best_male_p
+        target.window.extend(source.window)
+        if source.crop_score > target.crop_score:
+            target.crop, target.crop_score, target.crop_frame = source.crop, source.crop_score, source.crop_frame
+        target.track_ids = sorted({*target.track_ids, *source.track_ids})
+
     # ---- leaving memory --------------------------------------------------------------------------------------
     def record_of(self, state: TrackState) -> IdentityRecord:
         label = self.final_label_of(state)
         return IdentityRecord(id=state.track_id, age=label.age, gender=label.gender, confidence=label.confidence,
                               first_seen_s=state.first_s, last_seen_s=state.last_s, first_frame=state.first_frame,
-                              last_frame=state.last_frame, frames_seen=state.frames_seen, estimates=state.votes)
+                              last_frame=state.last_frame, frames_seen=state.frames_seen, estimates=state.votes,
+                              track_ids=sorted(state.track_ids))
 
     def pop_stale(self, now_s: float) -> list[TrackState]:
         """Tracks unseen for ``forget_after_s``: removed from memory and handed to the caller to finalise."""

@@ -64,8 +64,12 @@ class DemographicsWriter:
                              + b"\n")
         self.people = {}
 
-    def close(self, identities: dict[int, dict], meta: dict) -> None:
-        """identities: id -> identity row (final label, best_crop); ids absent from it are not counted."""
+    def close(self, identities: dict[int, dict], meta: dict, alias: dict[int, int] | None = None) -> None:
+        """identities: id -> identity row (final label, best_crop); ids absent from it are not counted.
+
+        ``alias`` maps merged track ids to the identity they joined (one person counted once per bucket).
+        """
+        alias = alias or {}
         self._flush()
         self.spool.close()
         buckets = []
@@ -73,13 +77,18 @@ class DemographicsWriter:
             for line in spool:
                 item = orjson.loads(line)
                 people = []
+                seen: set[int] = set()
                 for key, (cx, cy, age, gender, conf) in item["p"].items():
-                    row = identities.get(int(key))
+                    pid = alias.get(int(key), int(key))
+                    if pid in seen:
+                        continue
+                    seen.add(pid)
+                    row = identities.get(pid)
                     if row is None:
                         continue
                     if not self.use_live_labels:
                         age, gender, conf = row["age"], row["gender"], row["confidence"]
-                    people.append({"id": int(key), "gender": gender,
+                    people.append({"id": pid, "gender": gender,
                                    "age": None if age is None else round(float(age), 1),
                                    "confidence": round(float(conf or 0.0), 3), "centre": [cx, cy],
                                    "crop": row.get("best_crop")})

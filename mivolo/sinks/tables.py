@@ -12,7 +12,7 @@ from mivolo.sinks.atomic import StreamingFile, write_bytes_atomic, write_json_at
 from mivolo.structures import Detections
 
 IDENTITY_COLUMNS = ["id", "age", "gender", "confidence", "first_seen_s", "last_seen_s", "first_frame", "last_frame",
-                    "frames_seen", "estimates", "best_crop"]
+                    "frames_seen", "estimates", "track_ids", "best_crop"]
 
 
 def write_identities(out_dir: Path, rows: list[dict], schema_version: str) -> None:
@@ -23,7 +23,9 @@ def write_identities(out_dir: Path, rows: list[dict], schema_version: str) -> No
     writer = csv.DictWriter(buffer, fieldnames=IDENTITY_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in IDENTITY_COLUMNS})
+        values = {k: ("" if row.get(k) is None else row.get(k)) for k in IDENTITY_COLUMNS}
+        values["track_ids"] = " ".join(str(t) for t in row.get("track_ids") or [])
+        writer.writerow(values)
     write_bytes_atomic(out_dir / "identities.csv", buffer.getvalue().encode())
 
 
@@ -43,5 +45,19 @@ class MotTracksWriter:
                                                strict=True)]
         self.file.write("".join(lines))
 
-    def close(self) -> None:
+    def close(self, alias: dict[int, int] | None = None) -> None:
+        """Commit; ``alias`` maps merged track ids to their identity, rewritten in one streaming pass."""
+        if alias and self.file.handle is not None:
+            self.file.handle.flush()
+            self.file.handle.close()
+            self.file.handle = None
+            fixed = StreamingFile(self.file.path.with_name(self.file.path.name + ".remap"))
+            with open(self.file.tmp, encoding="utf-8") as source:
+                for line in source:
+                    frame, tid, rest = line.split(",", 2)
+                    fixed.write(f"{frame},{alias.get(int(tid), int(tid))},{rest}")
+            self.file.tmp.unlink()
+            fixed.commit()
+            fixed.path.replace(self.file.path)
+            return
         self.file.commit()

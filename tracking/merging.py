@@ -1,0 +1,134 @@
+"""One person, one identity: a new track whose face signature matches an identity that left takes it over.
+
+Each identity keeps a fixed-size signature (running mean of L2-normalised face embeddings) and its time span.
+A new track is compared from its ``min_samples``-th embedding on, and again at each new one until it has
+``max_samples`` (early faces of a person entering the frame are the least reliable), only with identities that
+were last seen before the track first appeared (never with anyone visible at the same time) and within
+``max_gap_s``. The best cosine similarity merges the track into that identity when it reaches ``threshold`` and
+beats the runner-up by ``margin`` (an ambiguous match is no match).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Signature:
+    vector_sum: np.ndarray
+    samples: int = 0
+    first_s: float = 0.0
+    last_s: float = 0.0
+    last_sample_s: float = -1e9
+
+    @property
+    def mean(self) -> np.ndarray:
+        vector = self.vector_sum / max(self.samples, 1)
+        return vector / max(float(np.linalg.norm(vector)), 1e-6)
+
+
+@dataclass
+class Merge:
+    track_id: int  # the provisional identity (a track's own id) that was absorbed
+    into: int
+    similarity: float
+    gap_s: float
+
+    def as_dict(self) -> dict:
+        return {"from": self.track_id, "into": self.into, "similarity": round(self.similarity, 4),
+                "gap_s": round(self.gap_s, 3)}
+
+
+@dataclass
+class IdentityMerger:
+    threshold: float = 0.965
+    min_samples: int = 4
+    max_samples: int = 8
+    margin: float = 0.01
+    min_interval_s: float = 0.25  # embeddings of one track are spaced out: more varied evidence, less compute
+    max_gap_s: float = 60.0
+    dim: int = 128
+    parent: dict[int, int] = field(default_factory=dict)  # track id -> identity id (only merged tracks)
+    signatures: dict[int, Signature] = field(default_factory=dict)  # identity id -> signature
+    decided: set[int] = field(default_factory=set)  # tracks whose merge decision is made
+    merges: list[Merge] = field(default_factory=list)
+    last_best: tuple[int | None, float] = (None, -1.0)  # the closest candidate of the last decision
+
+    def identity_of(self, track_id: int) -> int:
+        return self.parent.get(track_id, track_id)
+
+    def resolve(self, track_ids: np.ndarray) -> np.ndarray:
+        if not self.parent:
+            return track_ids
+        return np.array([self.parent.get(int(t), int(t)) if t >= 0 else -1 for t in track_ids], dtype=np.int64)
+
+    def needs_embedding(self, track_id: int, time_s: float | None = None) -> bool:
+        signature = self.signatures.get(self.identity_of(track_id))
+        if signature is None:
+            return True
+        recent = time_s is not None and time_s - signature.last_sample_s < self.min_interval_s
+        return signature.samples < self.max_samples and not recent
+
+    def seen(self, track_id: int, time_s: float) -> None:
+        identity = self.identity_of(track_id)
+        signature = self.signatures.get(identity)
+        if signature is None:
+            self.signatures[identity] = Signature(np.zeros(self.dim, np.float64), 0, time_s, time_s)
+        else:
+            signature.last_s = time_s
+
+    def observe(self, track_id: int, time_s: float, embedding: np.ndarray) -> Merge | None:
+        """Add one embedding of ``track_id``; returns the merge it triggers, if any."""
+        self.seen(track_id, time_s)
+        identity = self.identity_of(track_id)
+        signature = self.signatures[identity]
+        if signature.samples < self.max_samples:
+            signature.vector_sum += embedding
+            signature.samples += 1
+            signature.last_sample_s = time_s
+        if track_id in self.decided or identity != track_id or signature.samples < self.min_samples:
+            return None
+        if signature.samples >= self.max_samples:
+            self.decided.add(track_id)  # last look
+        merge = self._try_merge(track_id, signature)
+        if merge is not None:
+            self.decided.add(track_id)
+        return merge
+
+    def _try_merge(self, track_id: int, signature: Signature) -> Merge | None:
+        best, best_similarity, runner_up = None, -1.0, -1.0
+        for identity, other in self.signatures.items():
+            if identity == track_id or other.samples == 0:
+                continue
+            if other.last_s >= signature.first_s:  # visible at the same time: never the same person
+                continue
+            if signature.first_s - other.last_s > self.max_gap_s:
+                continue
+            similarity = float(signature.mean @ other.mean)
+            if similarity > best_similarity:
+                best, best_similarity, runner_up = identity, similarity, best_similarity
+            elif similarity > runner_up:
+                runner_up = similarity
+        self.last_best = (best, best_similarity)
+        if best is None or best_similarity < self.threshold or best_similarity - runner_up < self.margin:
+            return None
+        target = self.signatures[best]
+        self.last_best = (None, -1.0)
+        merge = Merge(track_id, best, best_similarity, signature.first_s - target.last_s)
+        target.vector_sum += signature.vector_sum
+        target.samples += signature.samples
+        target.last_s = max(target.last_s, signature.last_s)
+        del self.signatures[track_id]
+        self.parent[track_id] = best
+        for child, parent in list(self.parent.items()):  # keep chains flat
+            if parent == track_id:
+                self.parent[child] = best
+        self.merges.append(merge)
+        return merge
+
+    def forget(self, identities: set[int]) -> None:
+        """Identities that left memory: their signatures go; their merged tracks stay mapped for the outputs."""
+        for identity in identities:
+            self.signatures.pop(identity, None)
