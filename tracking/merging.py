@@ -44,8 +44,8 @@ class Merge:
 @dataclass
 class IdentityMerger:
     threshold: float = 0.965
-    min_samples: int = 4
-    max_samples: int = 8
+    min_samples: int = 3
+    max_samples: int = 6
     margin: float = 0.01
     min_interval_s: float = 0.25  # embeddings of one track are spaced out: more varied evidence, less compute
     max_gap_s: float = 60.0
