@@ -7,3 +7,9 @@ class UserError(Exception):
     """Bad input, bad flags or bad files: one clear line, exit code 2, no traceback."""
 
     exit_code = 2
+
+
+class OutputError(UserError):
+    """Outputs could not be written (disk full, folder removed): one line, exit code 1, earlier files intact."""
+
+    exit_code = 1

@@ -21,7 +21,7 @@ import numpy as np
 
 from mivolo.config import PipelineConfig
 from mivolo.detection import associate, build_detector
-from mivolo.errors import UserError
+from mivolo.errors import OutputError, UserError
 from mivolo.model import build_estimator
 from mivolo.sinks.atomic import write_json_atomic
 from mivolo.sinks.demographics import DemographicsWriter
@@ -123,6 +123,13 @@ def _prepare_output_dir(path: Path) -> Path:
     except OSError as exc:
         raise UserError(f"output folder {path} is not writable: {exc.strerror or exc}") from None
     return path
+
+
+def _remove_partial_files(out_dir: Path) -> None:
+    """Temporary files of an aborted run (never the finished files of earlier runs)."""
+    for pattern in (".*.part", ".*.part.*", ".*.spool", ".tracklog.bin", ".*.remap"):
+        for path in out_dir.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def _inside(base: Path, child: Path) -> Path:
@@ -279,7 +286,8 @@ class Pipeline:
                 stop.signal_name = stop.signal_name or "SIGINT"
             except OSError as exc:
                 frames.close()
-                raise UserError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None
+                _remove_partial_files(out_dir)
+                raise OutputError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None
             finally:
                 frames.close()
                 if progress is not None:
@@ -287,9 +295,14 @@ class Pipeline:
             summary.interrupted = stop.signal_name
             summary.seconds = time.perf_counter() - t_start
             summary.frames = frames_done
-            finish(identities.pop_all())
-            self._write_outputs(summary, source, done_rows, demographics, mot, track_log, live_video, video_path,
-                                timings, stop)
+            try:
+                finish(identities.pop_all())
+                self._write_outputs(summary, source, done_rows, demographics, mot, track_log, live_video,
+                                    video_path, timings, stop)
+            except OSError as exc:
+                _remove_partial_files(out_dir)
+                raise OutputError(f"cannot write outputs to {out_dir}: {exc.strerror or exc} (files from before "
+                                  "this run are left as they were)") from None
         return summary
 
     # ------------------------------------------------------------------------------------------------------------

@@ -303,8 +303,11 @@ def open_source(config: SourceConfig) -> Source:
     if path.stat().st_size == 0:
         raise UserError(f"input file is empty: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        if read_image(path) is None:
+        image = read_image(path)
+        if image is None:
             raise UserError(f"cannot decode image {path}")
+        if min(image.shape[:2]) < 2:
+            raise UserError(f"image {path} is {image.shape[1]}x{image.shape[0]} pixels: too small to hold a person")
         return ImageSource([path], config.fps or DEFAULT_FOLDER_FPS, False, "image", path.stem)
     source = VideoSource(str(path), "video", path.stem, config)
     ok, _ = source.capture.read()

@@ -110,6 +110,10 @@ class Tracker:
             weights = Path(config.reid_weights).expanduser()
             if not weights.is_file():
                 raise UserError(f"Re-ID weights not found: {weights} (a local .pt/.onnx file; nothing is downloaded)")
+            if weights.suffix.lower() in (".pt", ".pth", ".tar"):
+                from mivolo.safety import check_pickled_weights
+
+                check_pickled_weights(weights, "Re-ID")  # before boxmot unpickles it
             log.info("Re-ID on: %s", weights.name)
             return {"reid_weights": weights, "device": device, "half": half, "use_embeddings": True}
         if self.kind in NEEDS_REID:

@@ -19,18 +19,24 @@ class UltralyticsDetector:
     def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
         import torch
 
+        from mivolo.safety import check_pickled_weights
+
         path = Path(config.weights or "")
         if not path.is_file():
             raise UserError(f"detector weights not found: {path} (give a local .pt file; nothing is downloaded)")
+        check_pickled_weights(path, "ultralytics detector", needs_module="ultralytics",
+                              hint=" (a MiVOLO checkpoint goes to --checkpoint; YOLOv5-repo files are not ultralytics "
+                                   "files)")  # before ultralytics unpickles it
         threads = torch.get_num_threads()
         try:
             from ultralytics import YOLO
 
             self.model = YOLO(str(path), task="detect")
+            model_names = self.model.names
         except Exception as exc:
             raise UserError(f"{path} is not an ultralytics YOLO detection checkpoint: "
                             f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
-        names = {int(k): str(v).lower() for k, v in self.model.names.items()}
+        names = {int(k): str(v).lower() for k, v in model_names.items()}
         self.person_ids = [k for k, v in names.items() if v == "person"]
         self.face_ids = [k for k, v in names.items() if v == "face"]
         if not self.person_ids and not self.face_ids:
@@ -64,3 +70,19 @@ class UltralyticsDetector:
             face_xyxy, face_conf = self.face_finder(image, xyxy[is_person])
             parts.append(Detections.from_boxes(face_xyxy, face_conf, FACE))
         return Detections.concat(parts)
+
+
+def save_random_yolo(path: str | Path, names: tuple[str, ...] = ("person", "face"), cfg: str = "yolov8n.yaml") -> Path:
+    """A random-init ultralytics YOLO checkpoint in the real file format (for tests and benchmarks)."""
+    import torch
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    threads = torch.get_num_threads()
+    model = YOLO(cfg, task="detect")
+    model.model = DetectionModel(cfg, nc=len(names), verbose=False)
+    model.model.names = dict(enumerate(names))
+    path = Path(path)
+    model.save(str(path))
+    torch.set_num_threads(threads)
+    return path

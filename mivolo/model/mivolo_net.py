@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,9 +127,10 @@ def load_checkpoint_dict(path: Path) -> dict:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).split("\n\n")[0].replace("Weights only load failed.", "").strip()
-        raise UserError(f"{path} is not a plain MiVOLO checkpoint: loading it would need arbitrary unpickling, "
-                        f"which we refuse ({reason.splitlines()[0] if reason else 'unsupported object'})") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = f"it references {found.group(1)}" if found else "it holds objects other than tensors"
+        raise UserError(f"{path} is not a plain MiVOLO checkpoint: {what}; loading it would need arbitrary "
+                        "unpickling, which we refuse (a detector .pt goes to --detector-weights)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise UserError(f"cannot read MiVOLO checkpoint {path}: {str(exc).splitlines()[0]} (truncated or not a "
                         "torch file?)") from None

@@ -62,16 +62,27 @@ class VideoFile:
         if not self.writer.isOpened():
             raise OSError(f"cannot write video {path}")
         self.size = size
+        self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size)
         self.writer.write(image)
+        self.frames += 1
 
     def close(self) -> None:
+        """Finish the file; OpenCV's writer fails silently (disk full), so the result is checked before it counts."""
         self.writer.release()
-        if self.tmp.exists():
-            os.replace(self.tmp, self.path)
+        if not self.tmp.exists():
+            raise OSError(f"video {self.path.name} was not written")
+        check = cv2.VideoCapture(str(self.tmp))
+        readable = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else 0
+        check.release()
+        if self.frames and readable < self.frames:
+            self.tmp.unlink(missing_ok=True)
+            raise OSError(f"video {self.path.name} is incomplete ({readable} of {self.frames} frames written; "
+                          "disk full?)")
+        os.replace(self.tmp, self.path)
 
 
 class TrackLog:
