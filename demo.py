@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--tracker", default=None,
                        help="botsort.yaml, bytetrack.yaml, ocsort.yaml, deepocsort.yaml, strongsort.yaml, "
                             "boosttrack.yaml, hybridsort.yaml, or a path")
-    track.add_argument("--reid-weights", default=None, help="local Re-ID weights (.pt/.onnx) for the tracker")
+    track.add_argument("--reid-weights", default=None,
+                       help="Re-ID weights for the tracker: a local .pt/.onnx file or a downloaded catalog name "
+                            "(setup_reid_models.py --list)")
     modes = track.add_mutually_exclusive_group()
     modes.add_argument("--global-smoothing", action="store_true",
                        help="one label per identity over the whole video (default)")

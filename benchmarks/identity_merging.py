@@ -64,7 +64,14 @@ def main() -> None:
         work = Path(tmp)
         clip, gt = work / "comeback.mp4", work / "gt.txt"
         make_sample_video(clip, fps=15.0, size=(1280, 720), come_back=True, ground_truth=gt)
-        for name, extra in (("merging", []), ("no_merge", ["--no-merge"])):
+        variants = [("merging", []), ("no_merge", ["--no-merge"]),
+                    ("botsort_no_merge", ["--no-merge", "--tracker", "botsort.yaml"])]
+        onnx = ROOT.parent / "shared" / "data" / "weights" / "osnet_x0_25_msmt17.onnx"
+        if onnx.is_file():
+            variants.append(("botsort_osnet_no_merge", ["--no-merge", "--tracker", "botsort.yaml", "--reid-weights",
+                                                        str(onnx)]))
+            variants.append(("botsort_osnet_merging", ["--tracker", "botsort.yaml", "--reid-weights", str(onnx)]))
+        for name, extra in variants:
             out = work / name
             demo.main(["--input", str(clip), "--output", str(out), "--no-progress", *extra])
             run = orjson.loads((out / "run.json").read_bytes())

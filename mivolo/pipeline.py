@@ -158,6 +158,10 @@ class Pipeline:
                 pass
         if config.settle.mode == "confidence" and config.settle.votes_to_settle < 1:
             raise UserError("votes_to_settle must be at least 1")
+        if config.tracker.reid_weights:
+            from reid_models import resolve_reid_weights
+
+            config.tracker.reid_weights = str(resolve_reid_weights(config.tracker.reid_weights))
         self.detector = build_detector(config.detector, self.device, config.runtime.half)
         self.estimator = build_estimator(config.estimator, self.device, config.runtime.half)
         self.embedder = self._build_embedder() if config.settle.merge else None
@@ -401,7 +405,7 @@ class Pipeline:
             "config": cfg.to_dict(),
             "device": self.device,
             "models": self.models,
-            "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid": bool(cfg.tracker.reid_weights)},
+            "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid_weights": cfg.tracker.reid_weights},
             "versions": _versions(),
             "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,
                        "length": source.info.length, "frames_read": stats.frames_read,

@@ -64,10 +64,23 @@ def _accepted_params(cls: type) -> set[str]:
     return names - {"reid_model", "reid_weights", "device", "half", "reid_preprocess", "is_obb"}
 
 
+def _forbid_runtime_installs() -> None:
+    """boxmot pip-installs missing runtimes (e.g. onnxruntime) while running; we never install at run time."""
+    from boxmot.utils import checks
+
+    def refuse(_self: Any, install_args: Any, *, description: str, verbose: bool) -> None:
+        wanted = " ".join(str(a) for a in install_args)
+        raise UserError(f"boxmot needs {wanted}, which is not installed in the version it wants; install it with "
+                        "pip (nothing is installed while a run is going)")
+
+    checks.RequirementsChecker._run_install = refuse
+
+
 def load_tracker_settings(path: Path) -> tuple[str, dict[str, Any]]:
     """(tracker kind, constructor keyword arguments) from one of our tracker YAMLs.
 
     boxmot's own search-space YAMLs (``key: {default: ..., range: ...}``) are accepted too: their defaults are used.
+    A ``reid_weights`` key (written by ``setup_reid_models.py --use``) is returned under that name.
     """
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -80,18 +93,25 @@ def load_tracker_settings(path: Path) -> tuple[str, dict[str, Any]]:
         raise UserError(f"{path}: unknown tracker_type {kind!r} (valid: {', '.join(TRACKERS)})")
     params = {k: (v["default"] if isinstance(v, dict) and "default" in v else v) for k, v in data.items()}
     params.pop("activates", None)
+    reid_weights = params.pop("reid_weights", None)
     accepted = _accepted_params(_tracker_class(kind))
     unknown = sorted(set(params) - accepted)
     if unknown:
         valid = ", ".join(sorted(accepted))
         raise UserError(f"{path}: unknown {kind} setting(s) {', '.join(unknown)} (valid: {valid})")
+    if reid_weights:
+        params["reid_weights"] = str(reid_weights)
     return kind, params
 
 
 class Tracker:
     def __init__(self, config: TrackerConfig, fps: float, device: str = "cpu", half: bool = False) -> None:
+        _forbid_runtime_installs()
         self.path = resolve_tracker_yaml(config.tracker)
         self.kind, params = load_tracker_settings(self.path)
+        yaml_reid = params.pop("reid_weights", None)
+        if yaml_reid and not config.reid_weights:
+            config = TrackerConfig(tracker=config.tracker, reid_weights=yaml_reid)
         self._cls = _tracker_class(self.kind)
         if "frame_rate" in _accepted_params(self._cls) and fps:
             params["frame_rate"] = max(1, int(round(fps)))  # track buffers are in frames at this rate
