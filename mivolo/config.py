@@ -28,7 +28,9 @@ class SourceConfig:
 
 @dataclass
 class DetectorConfig:
-    weights: str | None = None  # ultralytics YOLO checkpoint; None = offline default models
+    weights: str | None = None  # ultralytics YOLO .pt or YOLOX .onnx; None = offline SSDLite pedestrian model
+    face_weights: str | None = None  # YuNet or Ultra-Light face .onnx; None = BlazeFace (face_backend)
+    tile: int = 0  # also detect persons on an N x N grid of overlapping tiles (0: off)
     person_conf: float = 0.4
     face_conf: float = 0.5
     nms_iou: float = 0.45
@@ -118,6 +120,7 @@ class PipelineConfig:
             (not (self.estimator.disable_faces and not self.estimator.with_persons),
              "--disable-faces needs --with-persons: without faces and bodies there is nothing to estimate"),
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
+            (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
             (-1 <= self.settle.merge_threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]

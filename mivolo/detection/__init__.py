@@ -18,7 +18,7 @@ class Detector(Protocol):
 
 
 def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = False) -> Detector:
-    if config.weights:
+    if config.weights and not config.weights.lower().endswith(".onnx"):
         from mivolo.detection.faces_in_persons import FaceFinder
         from mivolo.detection.offline import build_face_detectors
         from mivolo.detection.ultralytics_yolo import UltralyticsDetector

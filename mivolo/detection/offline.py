@@ -14,10 +14,19 @@ log = logging.getLogger(__name__)
 
 
 def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object | None, list[str]]:
-    """(frame-level, crop-level, names) face detectors for ``config.face_backend``."""
+    """(frame-level, crop-level, names) face detectors: ``face_weights`` (ONNX) or ``face_backend``."""
     backend = config.face_backend
     if backend == "none":
         return None, None, []
+    if config.face_weights:
+        from pathlib import Path
+
+        from mivolo.detection.onnx_models import face_detector_from_onnx
+
+        frame = face_detector_from_onnx(Path(config.face_weights), config.face_conf)
+        crop = face_detector_from_onnx(Path(config.face_weights), config.face_conf) if config.face_in_person \
+            else None
+        return frame, crop, [frame.name]
     if backend in ("auto", "blazeface"):
         try:
             from mivolo.detection.blazeface import BlazeFaceDetector
@@ -36,19 +45,40 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
     return frame, crop, [frame.name]
 
 
-class OfflineDetector:
-    """SSDLite persons + BlazeFace faces (frame and person crops); ``__call__(image) -> Detections``."""
+def build_person_detector(config: DetectorConfig):  # noqa: ANN201
+    """YOLOX ONNX when ``weights`` is an .onnx file, else the SSDLite pedestrian model (HOG as a last resort)."""
+    if config.weights and config.weights.lower().endswith(".onnx"):
+        from pathlib import Path
 
-    def __init__(self, config: DetectorConfig) -> None:
+        from mivolo.detection.onnx_models import YoloxOnnxPersonDetector
+        from mivolo.errors import UserError
+
+        path = Path(config.weights)
+        if not path.is_file():
+            raise UserError(f"detector weights not found: {path}")
+        persons = YoloxOnnxPersonDetector(path, conf=config.person_conf, nms_iou=config.nms_iou)
+    else:
         try:
             from mivolo.detection.ssdlite import SSDLitePersonDetector
 
-            self.persons = SSDLitePersonDetector(conf=config.person_conf, nms_iou=config.nms_iou)
+            persons = SSDLitePersonDetector(conf=config.person_conf, nms_iou=config.nms_iou)
         except (FileNotFoundError, ImportError) as exc:
             from mivolo.detection.fallbacks import HogPeopleDetector
 
             log.warning("SSDLite pedestrian model unavailable (%s); falling back to OpenCV HOG (much weaker)", exc)
-            self.persons = HogPeopleDetector(conf=config.person_conf)
+            persons = HogPeopleDetector(conf=config.person_conf)
+    if config.tile:
+        from mivolo.detection.onnx_models import TiledDetector
+
+        persons = TiledDetector(persons, config.tile, nms_iou=config.nms_iou)
+    return persons
+
+
+class OfflineDetector:
+    """Persons (SSDLite, or YOLOX ONNX; optionally tiled) + faces on the frame and inside person crops."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.persons = build_person_detector(config)
         frame_faces, crop_faces, face_names = build_face_detectors(config)
         self.faces = FaceFinder(frame_faces, crop_faces, crop_size=config.face_crop_size) \
             if frame_faces is not None or crop_faces is not None else None
