@@ -47,7 +47,7 @@ class EstimatorConfig:
     checkpoint: str | None = None  # MiVOLO .pth.tar; None = offline default age/gender model
     with_persons: bool = False
     disable_faces: bool = False
-    min_face_px: int = 12  # faces smaller than this are not estimated
+    min_face_px: int = 20  # faces smaller than this are not estimated (too few pixels to trust)
 
 
 @dataclass
