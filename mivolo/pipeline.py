@@ -381,7 +381,7 @@ class Pipeline:
         summary.files["tracks"] = str(out_dir / "tracks.txt")
         meta = {"schema_version": SCHEMA_VERSION, "settle_mode": cfg.settle.mode,
                 "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,
-                           "frames": summary.frames}}
+                           "frames": summary.frames, "gaps": source.stats.gaps or []}}
         if demographics is not None:
             demographics.close(rows, meta, alias)
             summary.files["demographics"] = str(demographics.path)

@@ -21,8 +21,8 @@ from mivolo.structures import Frame
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".m3u8",
-                  ".mjpg", ".mjpeg", ".gif"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".gif"}
+LIVE_SUFFIXES = {".m3u8", ".mjpg", ".mjpeg", ".sdp"}  # HTTP live streams (reconnect on drop)
 URL_SCHEMES = ("http", "https", "rtsp", "rtmp")
 STREAM_SCHEMES = ("rtsp", "rtmp")
 DEFAULT_FOLDER_FPS = 25.0
@@ -286,10 +286,11 @@ def open_source(config: SourceConfig) -> Source:
     if "://" in text:
         scheme = _check_url(text)
         name = urlparse(text).netloc
-        if scheme in STREAM_SCHEMES:
+        suffix = Path(urlparse(text).path).suffix.lower()
+        if scheme in STREAM_SCHEMES or suffix in LIVE_SUFFIXES:
             return VideoSource(text, "stream", name, config)
-        if Path(urlparse(text).path).suffix.lower() in VIDEO_SUFFIXES:
-            return VideoSource(text, "stream", name, config)
+        if suffix in VIDEO_SUFFIXES:  # a video file over HTTP: read to its end, once
+            return VideoSource(text, "url", name, config)
         return VideoSource(resolve_with_ytdlp(text), "url", name, config)
     path = Path(text).expanduser()
     if not path.exists():

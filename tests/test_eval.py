@@ -3,9 +3,9 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
 
 import eval_pretrained
+from conftest import SHARED
 from mivolo.evaluation import load_dataset
 from mivolo.model.mivolo_net import save_random_checkpoint
 

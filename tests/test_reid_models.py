@@ -6,10 +6,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 
 import demo
 import setup_reid_models
+from conftest import SHARED
 from mivolo.errors import UserError
 from reid_models import CATALOG, find
 from reid_models.store import download, recorded_hashes, resolve_reid_weights, verify
