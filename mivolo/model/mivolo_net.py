@@ -128,6 +128,8 @@ def load_checkpoint_dict(path: Path) -> dict:
             data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found is None and not zipfile.is_zipfile(path):
+            raise UserError(f"cannot read MiVOLO checkpoint {path}: not a torch file") from None
         what = f"it references {found.group(1)}" if found else "it holds objects other than tensors"
         raise UserError(f"{path} is not a plain MiVOLO checkpoint: {what}; loading it would need arbitrary "
                         "unpickling, which we refuse (a detector .pt goes to --detector-weights)") from None

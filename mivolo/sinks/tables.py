@@ -20,7 +20,7 @@ def write_identities(out_dir: Path, rows: list[dict], schema_version: str) -> No
     write_json_atomic(out_dir / "identities.json", {"schema_version": schema_version, "count": len(rows),
                                                     "identities": rows})
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=IDENTITY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=IDENTITY_COLUMNS, extrasaction="ignore")  # RFC 4180 line ends
     writer.writeheader()
     for row in rows:
         values = {k: ("" if row.get(k) is None else row.get(k)) for k in IDENTITY_COLUMNS}
