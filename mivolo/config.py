@@ -48,6 +48,7 @@ class EstimatorConfig:
     with_persons: bool = False
     disable_faces: bool = False
     min_face_px: int = 20  # faces smaller than this are not estimated (too few pixels to trust)
+    compile: bool = False  # torch.compile the MiVOLO network (slow first frames, faster afterwards on GPU)
 
 
 @dataclass

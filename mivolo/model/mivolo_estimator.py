@@ -12,7 +12,7 @@ from mivolo.structures import Detections
 class MiVOLOEstimator:
     def __init__(self, config: EstimatorConfig, device: str = "cpu", half: bool = False) -> None:
         self.net = MiVOLO(config.checkpoint or "", device=device, half=half, with_persons=config.with_persons,
-                          disable_faces=config.disable_faces)
+                          disable_faces=config.disable_faces, compile_model=config.compile)
         meta = self.net.meta
         kind = "face+body" if meta.with_persons_model else "face"
         self.name = f"MiVOLO-D1 {meta.input_size} {kind}"
