@@ -1,9 +1,17 @@
-"""Speed and memory of the offline pipeline on this machine.
+"""Speed, scaling and memory of the pipeline on this machine: ``python -m benchmarks`` (or ``make bench``).
 
-    python -m benchmarks                      # 720p sample clip: fps, per-stage ms, peak RSS
-    python -m benchmarks --stream-minutes 1 10  # synthetic looping stream: peak RSS must stay flat
+Results: ``benchmarks/results/*.json`` plus ``benchmarks/results/summary.md``; each file records the machine,
+versions, thread count and git commit. ``--quick`` is the CI smoke mode (a test runs it).
 
-Each result file records the machine, versions, thread count and git commit.
+Stacks (per-stage ms/frame, fps, overhead = end-to-end time / time of the model stages - 1):
+- offline: the default models on the 720p sample clip (real detections);
+- seed: YOLOv8x person+face at 640 + MiVOLO-D1 224 face+body + BoT-SORT with OSNet x0.25, all random-init in
+  their real file formats, on 1080p frames; random weights find nothing, so MOT17-02 ground-truth boxes are
+  injected after the detector's forward pass (and faces placed in their upper part) - said in the result;
+- light: YOLOX-nano ONNX (when ../shared has it) + the offline age/gender model + ByteTrack, boxes injected the
+  same way.
+Scaling: 5..200 synthetic people per 1080p frame, offline stack with injected boxes: which stage grows.
+Memory: peak RSS of a looping 720p stream for two lengths (separate processes).
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -34,89 +41,129 @@ def _commit() -> str:
         return "unknown"
 
 
+def meta() -> dict:
+    from importlib.metadata import version
+
+    import torch
+
+    return {"commit": _commit(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "versions": {p: version(p) for p in ("torch", "opencv-python", "boxmot", "ultralytics", "onnxruntime")},
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_clip(work: Path) -> dict:
+def _config(out: Path, **sections):  # noqa: ANN003, ANN202
+    from mivolo.config import PipelineConfig, apply_mapping
+
+    cfg = PipelineConfig()
+    cfg.output.dir = str(out)
+    cfg.output.save_json = True
+    cfg.runtime.progress = False
+    return apply_mapping(cfg, sections)
+
+
+def bench_offline_clip(work: Path, quick: bool) -> dict:
+    from benchmarks.stacks import run_stack
     from mivolo import Pipeline
-    from mivolo.config import PipelineConfig
     from mivolo.sample import make_sample_video
+    from mivolo.sources import open_source
 
     clip = work / "crowd720.mp4"
-    people = make_sample_video(clip, fps=15.0, size=(1280, 720))
-    cfg = PipelineConfig()
-    cfg.source.input = str(clip)
-    cfg.output.dir = str(work / "out")
-    cfg.output.save_json = True
-    cfg.runtime.progress = False
-    cfg.tracker.tracker = "botsort.yaml"
+    people = make_sample_video(clip, fps=15.0, size=(1280, 720), people=2 if quick else None)
+    cfg = _config(work / "offline", source={"input": str(clip)}, tracker={"tracker": "botsort.yaml"})
     pipeline = Pipeline(cfg)
-    pipeline.run()  # warm-up (lazy model loads)
-    runs = [pipeline.run() for _ in range(3)]
-    best = min(runs, key=lambda r: r.seconds)
-    return {"clip": "sample 1280x720, 15 fps", "frames": best.frames, "people": people,
-            "identities_found": best.identities, "fps_median": sorted(r.fps for r in runs)[1],
-            "stage_ms_per_frame": best.stage_ms}
+    pipeline.run(open_source(cfg.source))  # warm-up: lazy model loads
+    runs = [run_stack(pipeline, open_source(cfg.source)) for _ in range(1 if quick else 3)]
+    best = sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
+    return {"clip": "sample 1280x720 15 fps (real detections)", "people": people, "runs": len(runs), **best}
 
 
-def looping_stream(minutes: float, fps: float = 15.0) -> Iterator:
-    """Frames of the sample clip repeated as a live stream of ``minutes`` (time stamps keep increasing)."""
+def bench_seed_stack(work: Path, quick: bool, frames: int) -> dict:
+    import torch
+    from boxmot.reid.core.registry import ReIDModelRegistry
+
+    from benchmarks.stacks import MOT, FrameSource, InjectedDetector, mot17_boxes, run_stack, synthetic_frames
+    from mivolo import Pipeline
+    from mivolo.detection.ultralytics_yolo import save_random_yolo
+    from mivolo.model.mivolo_net import save_random_checkpoint
+
+    yolo = save_random_yolo(work / "yolov8x_person_face.pt", cfg="yolov8n.yaml" if quick else "yolov8x.yaml")
+    mivolo = save_random_checkpoint(work / "mivolo_d1_224_face_body.pth.tar", with_persons=True)
+    osnet = work / "osnet_x0_25_msmt17.pt"
+    torch.save(ReIDModelRegistry.build_model("osnet_x0_25", None, num_classes=1041, pretrained=False,
+                                             use_gpu=False).state_dict(), osnet)
+    cfg = _config(work / "seed", detector={"weights": str(yolo), "imgsz": 640},
+                  estimator={"checkpoint": str(mivolo), "with_persons": True},
+                  tracker={"tracker": "botsort.yaml", "reid_weights": str(osnet)})
+    pipeline = Pipeline(cfg)
+    boxes = mot17_boxes() if (MOT / "gt" / "gt.txt").is_file() else None
+    if boxes is None:
+        from benchmarks.stacks import crowd_boxes
+
+        boxes = crowd_boxes(20, frames)
+    pipeline.detector = InjectedDetector(pipeline.detector, lambda k: boxes[k % len(boxes)])
+    images = [__import__("cv2").imread(str(p)) for p in sorted((MOT / "img1").glob("*.jpg"))] \
+        if (MOT / "img1").is_dir() else synthetic_frames(1920, 1080)
+    result = run_stack(pipeline, FrameSource(images, frames))
+    return {"stack": "YOLOv8x person+face 640 + MiVOLO-D1 224 face+body + BoT-SORT/OSNet x0.25 (random weights)"
+            if not quick else "YOLOv8n (quick) + MiVOLO-D1 224 + BoT-SORT/OSNet x0.25 (random weights)",
+            "boxes": "MOT17-02 ground truth injected after the detector forward" if boxes else "synthetic",
+            "resolution": "1920x1080", **result}
+
+
+def bench_light_stack(work: Path, frames: int) -> dict | None:
+    from benchmarks.stacks import MOT, FrameSource, InjectedDetector, mot17_boxes, run_stack
+    from mivolo import Pipeline
+
+    yolox = ROOT.parent / "shared" / "data" / "weights" / "yolox_nano.onnx"
+    if not yolox.is_file() or not (MOT / "img1").is_dir():
+        return None
     import cv2
 
-    from mivolo.sample import make_sample_video
-    from mivolo.structures import Frame
-
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "loop.mp4"
-        make_sample_video(clip, fps=fps, size=(1280, 720))
-        capture = cv2.VideoCapture(str(clip))
-        frames = []
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            frames.append(image)
-    total = int(minutes * 60 * fps)
-    for index in range(total):
-        yield Frame(index=index, time_s=index / fps, image=frames[index % len(frames)])
+    cfg = _config(work / "light", detector={"weights": str(yolox)}, tracker={"tracker": "bytetrack.yaml"})
+    pipeline = Pipeline(cfg)
+    boxes = mot17_boxes()
+    pipeline.detector = InjectedDetector(pipeline.detector, lambda k: boxes[k % len(boxes)])
+    images = [cv2.imread(str(p)) for p in sorted((MOT / "img1").glob("*.jpg"))]
+    return {"stack": "YOLOX-nano ONNX + offline age/gender + ByteTrack", "resolution": "1920x1080",
+            "boxes": "MOT17-02 ground truth injected after the detector forward",
+            **run_stack(pipeline, FrameSource(images, frames))}
 
 
-def bench_stream_memory(minutes: float, work: Path) -> dict:
+def bench_scaling(work: Path, quick: bool) -> list[dict]:
+    from benchmarks.stacks import FrameSource, InjectedDetector, crowd_boxes, run_stack, synthetic_frames
     from mivolo import Pipeline
-    from mivolo.config import PipelineConfig
-    from mivolo.sources import Source, SourceInfo
 
-    class Looping(Source):
-        def __init__(self) -> None:
-            super().__init__()
-            self.info = SourceInfo("stream", "loop", 15.0, None, False, False)
-
-        def _frames(self):
-            return looping_stream(minutes)
-
-    cfg = PipelineConfig()
-    cfg.output.dir = str(work / f"stream{minutes}")
-    cfg.output.save_json = True
-    cfg.runtime.progress = False
-    cfg.settle.forget_after_s = 10.0
-    summary = Pipeline(cfg).run(Looping())
-    return {"minutes": minutes, "frames": summary.frames, "fps": round(summary.fps, 2),
-            "identities": summary.identities, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    images = synthetic_frames(1920, 1080, count=2)
+    rows = []
+    for people in ((5, 20) if quick else (5, 20, 50, 100, 200)):
+        frames = 10 if quick else 40
+        boxes = crowd_boxes(people, frames)
+        cfg = _config(work / f"scale{people}", tracker={"tracker": "bytetrack.yaml"})
+        pipeline = Pipeline(cfg)
+        pipeline.detector = InjectedDetector(pipeline.detector, lambda k, b=boxes: b[k])
+        result = run_stack(pipeline, FrameSource(images, frames))
+        rows.append({"people_in_frame": people, **result})
+        print(f"scaling {people}: {result['stage_ms_per_frame']}", flush=True)
+    return rows
 
 
-def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: int = 3) -> dict:
-    """ms per crop of MiVOLO-D1 224 face+body (random weights: speed does not depend on them) at batch 1, 8, 32."""
+def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: int = 3,
+                 batches: tuple[int, ...] = (1, 8, 32)) -> dict:
+    """ms per crop of MiVOLO-D1 224 face+body (random weights: speed does not depend on them)."""
     import numpy as np
     import torch
 
     from mivolo.model.mivolo_net import MiVOLO, save_random_checkpoint
 
     net = MiVOLO(save_random_checkpoint(work / "mivolo.pth.tar", with_persons=True), device=device, half=half)
-    rng = np.random.default_rng(0)
-    crop = rng.integers(0, 255, (180, 120, 3), dtype=np.uint8)
+    crop = np.random.default_rng(0).integers(0, 255, (180, 120, 3), dtype=np.uint8)
     rows = {}
-    for batch in (1, 8, 32):
+    for batch in batches:
         net.predict_crops([crop] * batch, [crop] * batch)  # warm-up
         times = []
         for _ in range(repeats):
@@ -132,43 +179,112 @@ def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: i
             "ms_per_crop_by_batch": rows}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_stream_memory(minutes: float, work: Path) -> dict:
+    from benchmarks.stacks import FrameSource
+    from mivolo import Pipeline
+    from mivolo.sample import make_sample_video
+
+    clip = work / "loop.mp4"
+    make_sample_video(clip, fps=15.0, size=(1280, 720))
+    import cv2
+
+    capture = cv2.VideoCapture(str(clip))
+    images = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        images.append(image)
+    cfg = _config(work / f"stream{minutes}", settle={"forget_after_s": 10.0})
+    summary = Pipeline(cfg).run(FrameSource(images, int(minutes * 60 * 15), fps=15.0))
+    return {"minutes": minutes, "frames": summary.frames, "fps": round(summary.fps, 2),
+            "identities": summary.identities, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+def _memory_rows(minutes: list[float]) -> list[dict]:
+    rows = []
+    for length in minutes:
+        out = subprocess.run([sys.executable, "-m", "benchmarks", "--one-stream", str(length)], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+        rows.append(orjson.loads(out.strip().splitlines()[-1]))
+        print(f"memory {length} min: {rows[-1]}", flush=True)
+    return rows
+
+
+def summary_markdown(result: dict) -> str:
+    lines = [f"# Benchmark results ({'quick' if result.get('quick') else 'full'})", "",
+             f"commit {result['meta']['commit']}, {result['meta']['cpus']} CPUs, torch threads "
+             f"{result['meta']['torch_threads']}, {result['meta']['time']}", "",
+             "| stack | fps | ms/frame | detect | track | merge | age/gender | other | overhead |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for key in ("offline", "seed", "light"):
+        row = result.get(key)
+        if not row:
+            continue
+        s = row["stage_ms_per_frame"]
+        other = sum(v for k, v in s.items() if k not in ("detect", "track", "merge", "age_gender"))
+        lines.append(f"| {key} | {row['fps']} | {row['ms_per_frame']} | {s['detect']} | {s['track']} | "
+                     f"{s['merge']} | {s['age_gender']} | {round(other, 2)} | {row['overhead_vs_model_stages']} |")
+    lines += ["", "| people in frame | ms/frame | detect | track | merge | age/gender | identities |",
+              "|---|---|---|---|---|---|---|"]
+    for row in result.get("scaling", []):
+        s = row["stage_ms_per_frame"]
+        lines.append(f"| {row['people_in_frame']} | {row['ms_per_frame']} | {s['detect']} | {s['track']} | "
+                     f"{s['merge']} | {s['age_gender']} | {row['identities']} |")
+    if result.get("memory"):
+        lines += ["", "| stream minutes | frames | peak RSS MB |", "|---|---|---|"]
+        lines += [f"| {r['minutes']} | {r['frames']} | {r['peak_rss_mb']} |" for r in result["memory"]]
+    if result.get("mivolo"):
+        mivolo = result["mivolo"]
+        lines += ["", f"MiVOLO ms/crop by batch ({mivolo['device']}): {mivolo['ms_per_crop_by_batch']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI smoke: tiny runs of every part")
     parser.add_argument("--stream-minutes", type=float, nargs="*", default=None,
-                        help="run a looping synthetic stream of each length (one process each) and report peak RSS")
+                        help="memory part: lengths of the looping stream (default 0.5 2; quick: 0.05 0.1)")
+    parser.add_argument("--frames", type=int, default=None, help="frames for the seed/light stacks")
+    parser.add_argument("--only", choices=["offline", "seed", "light", "scaling", "memory", "mivolo"], nargs="*")
+    parser.add_argument("--device", default="cpu", help="device for the MiVOLO part")
+    parser.add_argument("--half", action="store_true", help="fp16 for the MiVOLO part (CUDA)")
+    parser.add_argument("--output", type=Path, default=None, help="result JSON (default benchmarks/results/...)")
     parser.add_argument("--one-stream", type=float, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--mivolo", action="store_true", help="MiVOLO ms per crop at batch 1, 8, 32")
-    parser.add_argument("--device", default="cpu", help="device for --mivolo")
-    parser.add_argument("--half", action="store_true", help="fp16 for --mivolo (CUDA)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    for noisy in ("boxmot", "ultralytics"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.one_stream is not None:  # child process: one stream length, prints JSON
-            sys.stdout.write(orjson.dumps(bench_stream_memory(args.one_stream, work)).decode())
-            return
-        meta = {"commit": _commit(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        if args.mivolo:
-            result = {**meta, "mivolo": bench_mivolo(work, args.device, args.half)}
-            name = f"mivolo_{args.device.replace(':', '')}{'_fp16' if args.half else ''}.json"
-            print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-        elif args.stream_minutes:
-            rows = []
-            for minutes in args.stream_minutes:
-                out = subprocess.run([sys.executable, "-m", "benchmarks", "--one-stream", str(minutes)], cwd=ROOT,
-                                     capture_output=True, text=True, check=True).stdout
-                rows.append(orjson.loads(out))
-                print(rows[-1])
-            result = {**meta, "stream_memory": rows}
-            name = "stream_memory.json"
-        else:
-            result = {**meta, "clip": bench_clip(work)}
-            name = "offline_clip.json"
-            print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    (RESULTS / name).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        if args.one_stream is not None:  # child process for one memory measurement
+            print(orjson.dumps(bench_stream_memory(args.one_stream, work)).decode())
+            return 0
+        parts = set(args.only or ["offline", "seed", "light", "scaling", "memory", "mivolo"])
+        frames = args.frames or (6 if args.quick else 60)
+        result: dict = {"quick": args.quick, "meta": meta()}
+        if "offline" in parts:
+            result["offline"] = bench_offline_clip(work, args.quick)
+            print("offline", result["offline"]["fps"], "fps", flush=True)
+        if "seed" in parts:
+            result["seed"] = bench_seed_stack(work, args.quick, frames)
+            print("seed", result["seed"]["fps"], "fps", flush=True)
+        if "light" in parts:
+            result["light"] = bench_light_stack(work, frames)
+        if "scaling" in parts:
+            result["scaling"] = bench_scaling(work, args.quick)
+        if "memory" in parts:
+            result["memory"] = _memory_rows(args.stream_minutes or ([0.05, 0.1] if args.quick else [0.5, 2.0]))
+        if "mivolo" in parts:
+            result["mivolo"] = bench_mivolo(work, args.device, args.half, repeats=1 if args.quick else 3,
+                                            batches=(1, 8) if args.quick else (1, 8, 32))
+    output = args.output or RESULTS / ("quick.json" if args.quick else "latest.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    output.with_suffix(".md").write_text(summary_markdown(result))
+    print(summary_markdown(result))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -49,7 +49,11 @@ def resolve_tracker_yaml(name_or_path: str) -> Path:
 
 
 def _tracker_class(kind: str) -> type:
-    return getattr(importlib.import_module("boxmot"), TRACKERS[kind])
+    cls = getattr(importlib.import_module("boxmot"), TRACKERS[kind])
+    # boxmot sets its own logger to INFO when imported: keep its per-tracker banners out of normal runs
+    logging.getLogger("boxmot").setLevel(logging.DEBUG if logging.getLogger().level <= logging.DEBUG
+                                         else logging.WARNING)
+    return cls
 
 
 def _accepted_params(cls: type) -> set[str]:

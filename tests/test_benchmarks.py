@@ -1,0 +1,22 @@
+"""The benchmark instrument in quick mode: every part runs and the result file is complete and consistent."""
+
+import json
+
+from benchmarks.__main__ import main
+
+
+def test_quick_benchmark_writes_a_complete_result(tmp_path):
+    out = tmp_path / "quick.json"
+    assert main(["--quick", "--output", str(out), "--only", "offline", "seed", "scaling", "memory", "mivolo"]) == 0
+    result = json.loads(out.read_text())
+    assert result["quick"] and result["meta"]["commit"] and result["meta"]["cpus"] >= 1
+    for key in ("offline", "seed"):
+        row = result[key]
+        stages = row["stage_ms_per_frame"]
+        assert row["frames"] > 0 and row["fps"] > 0 and set(stages) >= {"decode", "detect", "track", "age_gender"}
+        assert sum(stages.values()) <= row["ms_per_frame"] * 1.05  # stage times add up to no more than the whole
+    assert result["seed"]["identities"] > 0  # injected boxes reached tracking and settling
+    assert [r["people_in_frame"] for r in result["scaling"]] == [5, 20]
+    assert len(result["memory"]) == 2 and all(r["peak_rss_mb"] > 0 for r in result["memory"])
+    assert set(result["mivolo"]["ms_per_crop_by_batch"]) == {"1", "8"}
+    assert "| offline |" in out.with_suffix(".md").read_text()
