@@ -180,23 +180,14 @@ def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: i
 
 
 def bench_stream_memory(minutes: float, work: Path) -> dict:
-    from benchmarks.stacks import FrameSource
+    from benchmarks.stacks import LoopingVideo
     from mivolo import Pipeline
     from mivolo.sample import make_sample_video
 
     clip = work / "loop.mp4"
     make_sample_video(clip, fps=15.0, size=(1280, 720))
-    import cv2
-
-    capture = cv2.VideoCapture(str(clip))
-    images = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        images.append(image)
     cfg = _config(work / f"stream{minutes}", settle={"forget_after_s": 10.0})
-    summary = Pipeline(cfg).run(FrameSource(images, int(minutes * 60 * 15), fps=15.0))
+    summary = Pipeline(cfg).run(LoopingVideo(clip, int(minutes * 60 * 15), fps=15.0))
     return {"minutes": minutes, "frames": summary.frames, "fps": round(summary.fps, 2),
             "identities": summary.identities, "peak_rss_mb": round(_peak_rss_mb(), 1)}
 

@@ -85,6 +85,28 @@ class FrameSource(Source):
             yield Frame(index, index / self.info.fps, self.images[index % len(self.images)])
 
 
+class LoopingVideo(Source):
+    """A video file replayed as one endless live stream (decoded frame by frame, nothing held)."""
+
+    def __init__(self, path: Path, frames: int, fps: float = 15.0) -> None:
+        super().__init__()
+        self.path = path
+        self.count = frames
+        self.info = SourceInfo("stream", "loop", fps, frames, False, False)
+
+    def _frames(self) -> Iterator[Frame]:
+        index = 0
+        while index < self.count:
+            capture = cv2.VideoCapture(str(self.path))
+            while index < self.count:
+                ok, image = capture.read()
+                if not ok:
+                    break
+                yield Frame(index, index / self.info.fps, image)
+                index += 1
+            capture.release()
+
+
 def synthetic_frames(width: int, height: int, count: int = 4) -> list[np.ndarray]:
     rng = np.random.default_rng(1)
     return [cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (0, 0), 3)

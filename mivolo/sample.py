@@ -26,6 +26,7 @@ class Sprite:
     name: str
     image: np.ndarray  # BGR
     height: int  # drawn height in pixels
+    gender: str  # of the person in the photo (for benchmarks)
 
 
 def _ultralytics_asset(name: str) -> np.ndarray:
@@ -50,12 +51,12 @@ def load_sprites() -> list[Sprite]:
     hopper = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
     astronaut = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
     return [
-        Sprite("bus_left", bus[405:916, 40:222], 500),
-        Sprite("zidane_jpg_right", zidane[40:714, 690:1130], 420),
-        Sprite("bus_middle", bus[395:866, 210:358], 500),
-        Sprite("grace_hopper", hopper[0:560, 0:490], 380),
-        Sprite("zidane_jpg_left", zidane[190:714, 230:690], 420),
-        Sprite("astronaut", astronaut[10:490, 0:380], 380),
+        Sprite("bus_left", bus[405:916, 40:222], 500, "male"),
+        Sprite("zidane_jpg_right", zidane[40:714, 690:1130], 420, "male"),
+        Sprite("bus_middle", bus[395:866, 210:358], 500, "male"),
+        Sprite("grace_hopper", hopper[0:560, 0:490], 380, "female"),
+        Sprite("zidane_jpg_left", zidane[190:714, 230:690], 420, "male"),
+        Sprite("astronaut", astronaut[10:490, 0:380], 380, "female"),
     ]
 
 
@@ -128,6 +129,11 @@ def make_sample_video(path: str | Path, fps: float = 15.0, size: tuple[int, int]
         Path(ground_truth).write_text("".join(truth_lines))
     log.info("sample: %s, %d frames at %.0f fps, %d people", path, frames, fps, len(scaled))
     return len(scaled)
+
+
+def sample_genders(people: int | None = None) -> list[str]:
+    """Gender of person 1..N of the clip (ground truth for benchmarks)."""
+    return [sprite.gender for sprite in load_sprites()[: people or None]]
 
 
 def main() -> None:
