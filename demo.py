@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "longer be merged)")
     track.add_argument("--no-merge", action="store_true",
                        help="do not merge re-entering people into their earlier identity (face signatures)")
+    track.add_argument("--interpolate", type=int, default=None,
+                       help="tracks.txt: fill track breaks of up to N frames by interpolation (default 20, 0: off)")
+    track.add_argument("--compare", default=None, metavar="MODELS",
+                       help="compare Re-ID settings: comma-separated catalog names or files (may be empty for the "
+                            "baseline only); detections once, one tracking run each; writes compare.json/.md")
+    track.add_argument("--gt", default=None, help="MOTChallenge gt.txt for --compare metrics (HOTA, MOTA, IDF1)")
     track.add_argument("--merge-threshold", type=float, default=None,
                        help="cosine similarity of face signatures needed to merge (default 0.965)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -111,7 +117,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
-        (cfg.settle, "merge_threshold", args.merge_threshold),
+        (cfg.settle, "merge_threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
     ]
     for section, key, value in overrides:
         if value is not None:
@@ -136,6 +142,17 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     return cfg
 
 
+def run_compare(config, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from mivolo.compare import compare_markdown, run_compare
+
+    config.validate()
+    models = [m.strip() for m in args.compare.split(",") if m.strip()]
+    result = run_compare(config, models, args.gt, config.tracker.interpolate)
+    print(compare_markdown(result))
+    log.info("written: %s/compare.json, compare.md", config.output.dir)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -146,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         from mivolo import Pipeline
 
         config = config_from_args(args)
+        if args.compare is not None:
+            return run_compare(config, args)
         summary = Pipeline(config).run()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -55,6 +55,7 @@ class EstimatorConfig:
 class TrackerConfig:
     tracker: str = "bytetrack.yaml"  # name in configs/ or a path to a YAML file
     reid_weights: str | None = None
+    interpolate: int = 20  # tracks.txt: fill track breaks of up to this many frames (0: off)
 
 
 @dataclass
@@ -122,6 +123,7 @@ class PipelineConfig:
              "--disable-faces needs --with-persons: without faces and bodies there is nothing to estimate"),
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
             (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
+            (self.tracker.interpolate >= 0, "--interpolate must be 0 or more"),
             (-1 <= self.settle.merge_threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]

@@ -377,7 +377,7 @@ class Pipeline:
         summary.files["identities"] = str(out_dir / "identities.json")
         summary.files["identities_csv"] = str(out_dir / "identities.csv")
         alias = dict(self.merger.parent) if getattr(self, "merger", None) is not None else {}
-        mot.close(alias)
+        mot.close(alias, cfg.tracker.interpolate)
         summary.files["tracks"] = str(out_dir / "tracks.txt")
         meta = {"schema_version": SCHEMA_VERSION, "settle_mode": cfg.settle.mode,
                 "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,

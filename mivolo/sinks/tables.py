@@ -45,17 +45,23 @@ class MotTracksWriter:
                                                strict=True)]
         self.file.write("".join(lines))
 
-    def close(self, alias: dict[int, int] | None = None) -> None:
-        """Commit; ``alias`` maps merged track ids to their identity, rewritten in one streaming pass."""
-        if alias and self.file.handle is not None:
+    def close(self, alias: dict[int, int] | None = None, interpolate: int = 0) -> None:
+        """Commit. ``alias`` maps merged track ids to their identity; ``interpolate`` fills track breaks of up to
+        that many frames (linear). Either rewrites the file once at the end (it is read whole for that)."""
+        if (alias or interpolate) and self.file.handle is not None:
+            from mivolo.mot_eval import interpolate_gaps
+
             self.file.handle.flush()
             self.file.handle.close()
             self.file.handle = None
+            rows = np.loadtxt(self.file.tmp, delimiter=",", ndmin=2) if self.file.tmp.stat().st_size else \
+                np.zeros((0, 10))
+            if alias and len(rows):
+                rows[:, 1] = [alias.get(int(t), int(t)) for t in rows[:, 1]]
+            rows = interpolate_gaps(rows, interpolate)
             fixed = StreamingFile(self.file.path.with_name(self.file.path.name + ".remap"))
-            with open(self.file.tmp, encoding="utf-8") as source:
-                for line in source:
-                    frame, tid, rest = line.split(",", 2)
-                    fixed.write(f"{frame},{alias.get(int(tid), int(tid))},{rest}")
+            fixed.write("".join(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},"
+                                "-1,-1,-1\n" for r in rows))
             self.file.tmp.unlink()
             fixed.commit()
             fixed.path.replace(self.file.path)
