@@ -141,7 +141,7 @@ def bench_scaling(work: Path, quick: bool) -> list[dict]:
     images = synthetic_frames(1920, 1080, count=2)
     rows = []
     for people in ((5, 20) if quick else (5, 20, 50, 100, 200)):
-        frames = 10 if quick else 40
+        frames = 10 if quick else 30
         boxes = crowd_boxes(people, frames)
         cfg = _config(work / f"scale{people}", tracker={"tracker": "bytetrack.yaml"})
         pipeline = Pipeline(cfg)
