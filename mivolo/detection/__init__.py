@@ -18,7 +18,7 @@ class Detector(Protocol):
 
 
 def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = False) -> Detector:
-    if config.weights and not config.weights.lower().endswith(".onnx"):
+    if config.weights and not config.weights.lower().endswith((".onnx", ".pth", ".pth.tar")):
         from mivolo.detection.faces_in_persons import FaceFinder
         from mivolo.detection.offline import build_face_detectors
         from mivolo.detection.ultralytics_yolo import UltralyticsDetector
@@ -29,7 +29,7 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
         return UltralyticsDetector(config, device, half, finder)
     from mivolo.detection.offline import OfflineDetector
 
-    return OfflineDetector(config)
+    return OfflineDetector(config, device, half)
 
 
 __all__ = ["Detector", "associate", "build_detector"]

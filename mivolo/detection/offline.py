@@ -21,11 +21,16 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
     if config.face_weights:
         from pathlib import Path
 
+        path = Path(config.face_weights)
+        if path.suffix.lower() in (".pth", ".pt", ".tar"):  # a one-class YOLOX face model (crowd pipelines)
+            from mivolo.detection.yolox_torch import YoloxTorchDetector
+
+            frame = YoloxTorchDetector(path, conf=config.face_conf, nms_iou=config.nms_iou)
+            return frame, frame if config.face_in_person else None, [frame.name]
         from mivolo.detection.onnx_models import face_detector_from_onnx
 
-        frame = face_detector_from_onnx(Path(config.face_weights), config.face_conf)
-        crop = face_detector_from_onnx(Path(config.face_weights), config.face_conf) if config.face_in_person \
-            else None
+        frame = face_detector_from_onnx(path, config.face_conf)
+        crop = face_detector_from_onnx(path, config.face_conf) if config.face_in_person else None
         return frame, crop, [frame.name]
     if backend in ("auto", "blazeface"):
         try:
@@ -45,9 +50,16 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
     return frame, crop, [frame.name]
 
 
-def build_person_detector(config: DetectorConfig):  # noqa: ANN201
-    """YOLOX ONNX when ``weights`` is an .onnx file, else the SSDLite pedestrian model (HOG as a last resort)."""
-    if config.weights and config.weights.lower().endswith(".onnx"):
+def build_person_detector(config: DetectorConfig, device: str = "cpu", half: bool = False):  # noqa: ANN201
+    """YOLOX (.pth or .onnx) when ``weights`` names one, else the SSDLite pedestrian model (HOG last)."""
+    if config.weights and config.weights.lower().endswith((".pth", ".pth.tar")):
+        from pathlib import Path
+
+        from mivolo.detection.yolox_torch import YoloxTorchDetector
+
+        persons = YoloxTorchDetector(Path(config.weights), conf=config.person_conf, nms_iou=config.nms_iou,
+                                     device=device, half=half)
+    elif config.weights and config.weights.lower().endswith(".onnx"):
         from pathlib import Path
 
         from mivolo.detection.onnx_models import YoloxOnnxPersonDetector
@@ -77,8 +89,8 @@ def build_person_detector(config: DetectorConfig):  # noqa: ANN201
 class OfflineDetector:
     """Persons (SSDLite, or YOLOX ONNX; optionally tiled) + faces on the frame and inside person crops."""
 
-    def __init__(self, config: DetectorConfig) -> None:
-        self.persons = build_person_detector(config)
+    def __init__(self, config: DetectorConfig, device: str = "cpu", half: bool = False) -> None:
+        self.persons = build_person_detector(config, device, half)
         frame_faces, crop_faces, face_names = build_face_detectors(config)
         self.faces = FaceFinder(frame_faces, crop_faces, crop_size=config.face_crop_size) \
             if frame_faces is not None or crop_faces is not None else None

@@ -25,6 +25,43 @@ def ort_session(path: Path):  # noqa: ANN201
         raise UserError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0]}") from None
 
 
+def yolox_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor-point grid and strides of a YOLOX head for an input size, in the output order."""
+    grids, strides = [], []
+    for stride in YOLOX_STRIDES:
+        h, w = height // stride, width // stride
+        ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+        strides.append(np.full((h * w, 1), stride))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+
+def yolox_letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float]:
+    """YOLOX preprocessing: scale to fit, pad bottom/right with grey 114, BGR 0-255 as NCHW float."""
+    ratio = min(height / image.shape[0], width / image.shape[1])
+    resized = cv2.resize(image, (int(image.shape[1] * ratio), int(image.shape[0] * ratio)),
+                         interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((height, width, 3), 114, np.uint8)
+    canvas[:resized.shape[0], :resized.shape[1]] = resized
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), ratio
+
+
+def yolox_decode(out: np.ndarray, grid: np.ndarray, stride: np.ndarray, ratio: float, shape: tuple[int, ...],
+                 conf: float, nms_iou: float, class_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Raw YOLOX rows (A, 5 + classes) -> boxes of one class in image pixels, after NMS."""
+    scores = out[:, 4] * out[:, 5 + class_index]  # objectness x class probability
+    keep = np.flatnonzero(scores >= conf)
+    if len(keep) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    centre = (out[keep, :2] + grid[keep]) * stride[keep]
+    size = np.exp(np.clip(out[keep, 2:4], -20, 20)) * stride[keep]
+    xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / ratio
+    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, shape[1])
+    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, shape[0])
+    chosen = nms(xyxy, scores[keep], nms_iou)
+    return xyxy[chosen].astype(np.float32), scores[keep][chosen].astype(np.float32)
+
+
 class YoloxOnnxPersonDetector:
     """YOLOX exported to ONNX (raw head outputs, [1, A, 5 + classes]); persons = COCO class 0."""
 
@@ -36,14 +73,7 @@ class YoloxOnnxPersonDetector:
             raise UserError(f"{path} is not a YOLOX ONNX export (one image input, one [1, anchors, 5+classes] output)")
         self.input_name = inputs[0].name
         self.height, self.width = int(shape[2]), int(shape[3])
-        grids, strides = [], []
-        for stride in YOLOX_STRIDES:
-            h, w = self.height // stride, self.width // stride
-            ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-            grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-            strides.append(np.full((h * w, 1), stride))
-        self.grid = np.concatenate(grids).astype(np.float32)
-        self.stride = np.concatenate(strides).astype(np.float32)
+        self.grid, self.stride = yolox_grid(self.height, self.width)
         expected = len(self.grid)
         if outputs[0].shape[1] not in (expected, None, "N") and isinstance(outputs[0].shape[1], int):
             raise UserError(f"{path}: {outputs[0].shape[1]} anchors, a YOLOX model of this input size has {expected}")
@@ -51,25 +81,13 @@ class YoloxOnnxPersonDetector:
         self.conf = conf
         self.nms_iou = nms_iou
 
+    def raw(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        blob, ratio = yolox_letterbox(image, self.height, self.width)
+        return self.session.run(None, {self.input_name: blob})[0][0], ratio
+
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ratio = min(self.height / image.shape[0], self.width / image.shape[1])
-        resized = cv2.resize(image, (int(image.shape[1] * ratio), int(image.shape[0] * ratio)),
-                             interpolation=cv2.INTER_LINEAR)
-        canvas = np.full((self.height, self.width, 3), 114, np.uint8)  # YOLOX pads bottom/right with grey
-        canvas[:resized.shape[0], :resized.shape[1]] = resized
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
-        out = self.session.run(None, {self.input_name: blob})[0][0]
-        scores = out[:, 4] * out[:, 5]  # objectness x person class probability
-        keep = np.flatnonzero(scores >= self.conf)
-        if len(keep) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        centre = (out[keep, :2] + self.grid[keep]) * self.stride[keep]
-        size = np.exp(out[keep, 2:4]) * self.stride[keep]
-        xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / ratio
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, image.shape[1])
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, image.shape[0])
-        chosen = nms(xyxy, scores[keep], self.nms_iou)
-        return xyxy[chosen].astype(np.float32), scores[keep][chosen].astype(np.float32)
+        out, ratio = self.raw(image)
+        return yolox_decode(out, self.grid, self.stride, ratio, image.shape, self.conf, self.nms_iou)
 
 
 class YuNetFaceDetector:
