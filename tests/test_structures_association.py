@@ -41,3 +41,15 @@ def test_no_faces_or_no_persons_leaves_pairs_empty():
     dets = associate(Detections.from_boxes([[0, 0, 10, 10]], [0.5], PERSON))
     assert dets.pair.tolist() == [-1]
     assert len(associate(Detections())) == 0
+
+
+def test_pairs_known_from_person_crops_are_kept():
+    from mivolo.detection.faces_in_persons import faces_with_sources
+
+    persons = Detections.from_boxes([[0, 0, 100, 300], [60, 0, 160, 300]], [0.9, 0.9], PERSON)
+    # a face in the overlap of both upper bodies, found inside person 1's crop: containment alone is ambiguous
+    dets = faces_with_sources(persons, np.array([[70, 20, 95, 50]], np.float32), np.array([0.8], np.float32),
+                              np.array([1]))
+    assert dets.pair.tolist() == [-1, 2, 1]
+    associate(dets)
+    assert dets.pair.tolist() == [-1, 2, 1]  # association does not undo what the crop told us

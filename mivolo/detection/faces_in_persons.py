@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from mivolo.detection.boxes import intersection, nms
+from mivolo.structures import FACE, Detections
 
 BoxFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 HEAD_FRACTION = 0.45  # the upper part of a person box searched for a face
@@ -42,19 +43,26 @@ class FaceFinder:
         self.crops_searched = 0
 
     def __call__(self, image: np.ndarray, person_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xyxy, conf, _ = self.find(image, person_xyxy)
+        return xyxy, conf
+
+    def find(self, image: np.ndarray, person_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(face boxes, confidences, index of the person whose crop each face came from, -1 for the frame)."""
         height, width = image.shape[:2]
         boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros(0, np.float32)]
+        sources = [np.zeros(0, np.int64)]
         if self.frame_detector is not None:
             b, s = self.frame_detector(image)
             boxes.append(b)
             scores.append(s)
+            sources.append(np.full(len(b), -1, np.int64))
         if self.crop_detector is not None and len(person_xyxy):
-            tall = (person_xyxy[:, 3] - person_xyxy[:, 1]) >= MIN_PERSON_HEIGHT
+            tall = np.flatnonzero((person_xyxy[:, 3] - person_xyxy[:, 1]) >= MIN_PERSON_HEIGHT)
             regions = head_regions(person_xyxy[tall], width, height)
             if len(boxes[-1]) and len(regions):
                 covered = intersection(regions.astype(np.float32), boxes[-1]).max(axis=1) > 0
-                regions = regions[~covered]
-            for x1, y1, x2, y2 in regions:
+                regions, tall = regions[~covered], tall[~covered]
+            for person, (x1, y1, x2, y2) in zip(tall, regions, strict=True):
                 if x2 - x1 < 4 or y2 - y1 < 4:
                     continue
                 crop = image[y1:y2, x1:x2]
@@ -68,7 +76,22 @@ class FaceFinder:
                 if len(b):
                     boxes.append(b / scale + np.array([x1, y1, x1, y1], dtype=np.float32))
                     scores.append(s)
+                    sources.append(np.full(len(b), person, np.int64))
         xyxy = np.concatenate(boxes).astype(np.float32)
         conf = np.concatenate(scores).astype(np.float32)
         keep = nms(xyxy, conf, self.nms_iou)
-        return xyxy[keep], conf[keep]
+        return xyxy[keep], conf[keep], np.concatenate(sources)[keep]
+
+
+def faces_with_sources(persons: Detections, face_xyxy: np.ndarray, face_conf: np.ndarray,
+                       sources: np.ndarray) -> Detections:
+    """Persons + faces; a face found in a person's crop is paired with that person (the best one per person)."""
+    faces = Detections.from_boxes(face_xyxy, face_conf, FACE)
+    dets = Detections.concat([persons, faces])
+    offset = len(persons)
+    for face in np.argsort(-face_conf):
+        person = int(sources[face])
+        if person >= 0 and dets.pair[person] < 0:
+            dets.pair[person] = offset + face
+            dets.pair[offset + face] = person
+    return dets

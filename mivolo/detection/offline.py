@@ -7,8 +7,8 @@ import logging
 import numpy as np
 
 from mivolo.config import DetectorConfig
-from mivolo.detection.faces_in_persons import FaceFinder
-from mivolo.structures import FACE, PERSON, Detections
+from mivolo.detection.faces_in_persons import FaceFinder, faces_with_sources
+from mivolo.structures import PERSON, Detections
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,7 @@ class OfflineDetector:
 
     def __call__(self, image: np.ndarray) -> Detections:
         person_xyxy, person_conf = self.persons(image)
-        parts = [Detections.from_boxes(person_xyxy, person_conf, PERSON)]
-        if self.faces is not None:
-            face_xyxy, face_conf = self.faces(image, person_xyxy)
-            parts.append(Detections.from_boxes(face_xyxy, face_conf, FACE))
-        return Detections.concat(parts)
+        persons = Detections.from_boxes(person_xyxy, person_conf, PERSON)
+        if self.faces is None:
+            return persons
+        return faces_with_sources(persons, *self.faces.find(image, person_xyxy))

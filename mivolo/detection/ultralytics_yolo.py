@@ -63,13 +63,14 @@ class UltralyticsDetector:
         cls = boxes.cls.cpu().numpy().astype(int)
         is_person = np.isin(cls, self.person_ids) & (conf >= self.config.person_conf)
         is_face = np.isin(cls, self.face_ids) & (conf >= self.config.face_conf)
-        parts = [Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)]
+        persons = Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)
         if self.face_ids:
-            parts.append(Detections.from_boxes(xyxy[is_face], conf[is_face], FACE))
-        elif self.face_finder is not None:
-            face_xyxy, face_conf = self.face_finder(image, xyxy[is_person])
-            parts.append(Detections.from_boxes(face_xyxy, face_conf, FACE))
-        return Detections.concat(parts)
+            return Detections.concat([persons, Detections.from_boxes(xyxy[is_face], conf[is_face], FACE)])
+        if self.face_finder is not None:
+            from mivolo.detection.faces_in_persons import faces_with_sources
+
+            return faces_with_sources(persons, *self.face_finder.find(image, xyxy[is_person]))
+        return persons
 
 
 def save_random_yolo(path: str | Path, names: tuple[str, ...] = ("person", "face"), cfg: str = "yolov8n.yaml") -> Path:

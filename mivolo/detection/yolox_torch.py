@@ -202,7 +202,12 @@ def load_yolox(path: Path, device: str = "cpu") -> tuple[YOLOX, str]:
     state = data.get("model", data) if isinstance(data, dict) else None
     if not isinstance(state, dict):
         raise UserError(f"{path} is not a YOLOX checkpoint")
-    depth, width, depthwise, classes = architecture_of(state)
+    if isinstance(data, dict) and "min_age" in data:
+        raise UserError(f"{path} is a MiVOLO age/gender checkpoint: pass it with --checkpoint")
+    try:
+        depth, width, depthwise, classes = architecture_of(state)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
     model = YOLOX(depth, width, depthwise, classes)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
