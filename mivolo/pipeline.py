@@ -22,6 +22,7 @@ import numpy as np
 from mivolo.config import PipelineConfig
 from mivolo.detection import associate, build_detector
 from mivolo.errors import OutputError, UserError
+from mivolo.fsutil import ensure_writable_dir
 from mivolo.model import build_estimator
 from mivolo.sinks.atomic import write_json_atomic
 from mivolo.sinks.demographics import DemographicsWriter
@@ -114,17 +115,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _prepare_output_dir(path: Path) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"output folder {path} is not writable: {exc.strerror or exc}") from None
-    return path
-
-
 def _remove_partial_files(out_dir: Path) -> None:
     """Temporary files of an aborted run (never the finished files of earlier runs)."""
     for pattern in (".*.part", ".*.part.*", ".*.spool", ".tracklog.bin", ".*.remap"):
@@ -184,7 +174,7 @@ class Pipeline:
     def run(self, source: Source | None = None) -> RunSummary:
         cfg = self.config
         source = source or open_source(cfg.source)
-        out_dir = _prepare_output_dir(Path(cfg.output.dir))
+        out_dir = ensure_writable_dir(Path(cfg.output.dir), "output folder")
         summary = RunSummary(output_dir=out_dir)
         independent = source.info.independent_frames
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half)

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from mivolo.errors import UserError
+from mivolo.fsutil import ensure_writable_dir
 from reid_models.catalog import ReIDModel, find
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,7 @@ def cached_path(model: ReIDModel, folder: Path | None = None) -> Path | None:
 
 def download(model: ReIDModel, folder: Path | None = None, progress: bool = True, url: str | None = None) -> Path:
     """Fetch ``model`` into the cache: resume a partial file, check the hash, rename into place atomically."""
-    folder = folder or cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"Re-ID cache {folder} is not writable ({exc.strerror or exc}); set MIVOLO_CACHE_DIR") from None
+    folder = ensure_writable_dir(folder or cache_dir(), "Re-ID cache", "; set MIVOLO_CACHE_DIR")
     target = folder / model.filename
     partial = folder / f".{model.filename}.part"
     start = partial.stat().st_size if partial.exists() else 0
