@@ -236,7 +236,7 @@ class Pipeline:
                         tracker.update(dets, frame.image)
                         t3 = time.perf_counter()
                         if merger is not None:
-                            self._merge_step(frame.image, frame.time_s, dets, merger, identities)
+                            self._merge_step(frame.image, frame.time_s, dets, merger, identities, tracker)
                         t_merge = time.perf_counter()
                         rows = self._rows_to_estimate(dets, identities)
                         if len(rows):
@@ -301,8 +301,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------------------------------------------------
     def _merge_step(self, image: np.ndarray, time_s: float, dets: Detections, merger: IdentityMerger,
-                    identities: Identities) -> None:
-        """Face embeddings for tracks that still need them; merges; then track ids become identity ids."""
+                    identities: Identities, tracker: Tracker) -> None:
+        """Face (and, with Re-ID, body) embeddings for tracks that still need them; merges; then track ids become
+        identity ids."""
         raw = dets.track_id.copy()
         for tid in np.unique(raw[raw >= 0]):
             merger.seen(int(tid), time_s)
@@ -324,6 +325,17 @@ class Pipeline:
                     identities.merge(merge.track_id, merge.into)
                     log.info("identity %d re-entered after %.1fs as track %d (face similarity %.3f): merged",
                              merge.into, merge.gap_s, merge.track_id, merge.similarity)
+        if tracker.has_reid:
+            bodies = np.flatnonzero(dets.is_person & (raw >= 0))
+            bodies = np.array([r for r in bodies if merger.needs_body(int(raw[r]), time_s)], dtype=np.int64)
+            vectors = tracker.body_embeddings(image, dets.xyxy[bodies]) if len(bodies) else None
+            if vectors is not None:
+                for row, vector in zip(bodies, vectors, strict=True):
+                    merge = merger.observe_body(int(raw[row]), time_s, vector)
+                    if merge is not None:
+                        identities.merge(merge.track_id, merge.into)
+                        log.info("identity %d re-entered after %.1fs as track %d (body similarity %.3f): merged",
+                                 merge.into, merge.gap_s, merge.track_id, merge.similarity)
         dets.track_id[:] = merger.resolve(raw)
 
     def _rows_to_estimate(self, dets: Detections, identities: Identities) -> np.ndarray:

@@ -112,3 +112,31 @@ def test_people_who_come_back_are_counted_once(tmp_path):
     assert tracked_ids == {r["id"] for r in rows}  # tracks.txt speaks of persons, not fragments
     demographics = json.loads((merged / "demographics.json").read_text())
     assert demographics["summary"]["total_people"] == people
+
+
+BODY_A = unit(RNG.normal(size=512))
+BODY_B = unit(RNG.normal(size=512))
+
+
+def feed_body(merger, track, start, vector, samples=4, step=0.5):
+    merge = None
+    for k in range(samples):
+        merge = merger.observe_body(track, start + k * step,
+                                    unit(vector + RNG.normal(scale=0.01, size=vector.shape))) or merge
+    return merge
+
+
+def test_body_signatures_merge_people_never_seen_with_a_face():
+    merger = IdentityMerger(threshold=0.9, body_threshold=0.85)
+    feed_body(merger, 1, 0.0, BODY_A)  # seen from behind only
+    merge = feed_body(merger, 2, 10.0, BODY_A)
+    assert merge is not None and merge.into == 1
+    assert feed_body(merger, 3, 20.0, BODY_B) is None  # another body: no merge
+
+
+def test_bodies_that_disagree_veto_a_face_match():
+    merger = IdentityMerger(threshold=0.9, body_veto=0.5)
+    feed(merger, 1, 0.0, PERSON_A)
+    feed_body(merger, 1, 0.0, BODY_A)
+    feed_body(merger, 2, 10.0, BODY_B)  # same-looking face, entirely different body
+    assert feed(merger, 2, 10.0, PERSON_A) is None and merger.identity_of(2) == 2

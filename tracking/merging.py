@@ -6,6 +6,10 @@ A new track is compared from its ``min_samples``-th embedding on, and again at e
 were last seen before the track first appeared (never with anyone visible at the same time) and within
 ``max_gap_s``. The best cosine similarity merges the track into that identity when it reaches ``threshold`` and
 beats the runner-up by ``margin`` (an ambiguous match is no match).
+
+With a Re-ID model, identities also keep a body signature (mean of L2-normalised Re-ID embeddings). It vetoes a
+face match whose bodies disagree (``body_veto``), and it decides alone, at the stricter ``body_threshold``, when
+one of the two was never seen with a usable face (people seen from behind).
 """
 
 from __future__ import annotations
@@ -22,11 +26,20 @@ class Signature:
     first_s: float = 0.0
     last_s: float = 0.0
     last_sample_s: float = -1e9
+    body_sum: np.ndarray | None = None
+    body_samples: int = 0
+    last_body_s: float = -1e9
 
     @property
     def mean(self) -> np.ndarray:
         vector = self.vector_sum / max(self.samples, 1)
         return vector / max(float(np.linalg.norm(vector)), 1e-6)
+
+    @property
+    def body_mean(self) -> np.ndarray | None:
+        if self.body_sum is None or self.body_samples == 0:
+            return None
+        return self.body_sum / max(float(np.linalg.norm(self.body_sum)), 1e-6)
 
 
 @dataclass
@@ -48,6 +61,8 @@ class IdentityMerger:
     max_samples: int = 6
     margin: float = 0.01
     min_interval_s: float = 0.25  # embeddings of one track are spaced out: more varied evidence, less compute
+    body_threshold: float = 0.85  # body-only merges (no face on one side) need this Re-ID similarity
+    body_veto: float = 0.5  # a face match is refused when the bodies are less similar than this
     max_gap_s: float = 60.0
     dim: int = 128
     parent: dict[int, int] = field(default_factory=dict)  # track id -> identity id (only merged tracks)
@@ -70,6 +85,29 @@ class IdentityMerger:
             return True
         recent = time_s is not None and time_s - signature.last_sample_s < self.min_interval_s
         return signature.samples < self.max_samples and not recent
+
+    def needs_body(self, track_id: int, time_s: float) -> bool:
+        signature = self.signatures.get(self.identity_of(track_id))
+        if signature is None:
+            return True
+        return signature.body_samples < self.max_samples and time_s - signature.last_body_s >= self.min_interval_s
+
+    def observe_body(self, track_id: int, time_s: float, embedding: np.ndarray) -> Merge | None:
+        """Add one body Re-ID embedding of ``track_id``; may decide a body-only merge."""
+        self.seen(track_id, time_s)
+        identity = self.identity_of(track_id)
+        signature = self.signatures[identity]
+        if signature.body_samples < self.max_samples:
+            signature.body_sum = embedding.astype(np.float64) if signature.body_sum is None \
+                else signature.body_sum + embedding
+            signature.body_samples += 1
+            signature.last_body_s = time_s
+        if track_id in self.decided or identity != track_id or signature.body_samples < self.min_samples:
+            return None
+        merge = self._try_merge(track_id, signature)
+        if merge is not None:
+            self.decided.add(track_id)
+        return merge
 
     def seen(self, track_id: int, time_s: float) -> None:
         identity = self.identity_of(track_id)
@@ -98,27 +136,43 @@ class IdentityMerger:
         return merge
 
     def _try_merge(self, track_id: int, signature: Signature) -> Merge | None:
-        best, best_similarity, runner_up = None, -1.0, -1.0
+        best, best_similarity, best_excess, runner_up = None, -1.0, -np.inf, -np.inf
+        body = signature.body_mean
         for identity, other in self.signatures.items():
-            if identity == track_id or other.samples == 0:
+            if identity == track_id or (other.samples == 0 and other.body_samples == 0):
                 continue
             if other.last_s >= signature.first_s:  # visible at the same time: never the same person
                 continue
             if signature.first_s - other.last_s > self.max_gap_s:
                 continue
-            similarity = float(signature.mean @ other.mean)
-            if similarity > best_similarity:
-                best, best_similarity, runner_up = identity, similarity, best_similarity
-            elif similarity > runner_up:
-                runner_up = similarity
+            other_body = other.body_mean
+            body_similarity = float(body @ other_body) if body is not None and other_body is not None \
+                and len(body) == len(other_body) else None
+            if signature.samples and other.samples:  # faces decide; bodies may veto
+                similarity = float(signature.mean @ other.mean)
+                if body_similarity is not None and body_similarity < self.body_veto:
+                    continue
+                excess = similarity - self.threshold
+            elif body_similarity is not None:  # one of them never showed a usable face
+                similarity, excess = body_similarity, body_similarity - self.body_threshold
+            else:
+                continue
+            if excess > best_excess:
+                best, best_similarity, runner_up, best_excess = identity, similarity, best_excess, excess
+            elif excess > runner_up:
+                runner_up = excess
         self.last_best = (best, best_similarity)
-        if best is None or best_similarity < self.threshold or best_similarity - runner_up < self.margin:
+        if best is None or best_excess < 0 or best_excess - runner_up < self.margin:
             return None
         target = self.signatures[best]
         self.last_best = (None, -1.0)
         merge = Merge(track_id, best, best_similarity, signature.first_s - target.last_s)
         target.vector_sum += signature.vector_sum
         target.samples += signature.samples
+        if signature.body_sum is not None:
+            same_size = target.body_sum is not None and len(target.body_sum) == len(signature.body_sum)
+            target.body_sum = target.body_sum + signature.body_sum if same_size else signature.body_sum.copy()
+            target.body_samples += signature.body_samples
         target.last_s = max(target.last_s, signature.last_s)
         del self.signatures[track_id]
         self.parent[track_id] = best

@@ -194,6 +194,21 @@ class Tracker:
         self._run(self.lone_faces, 1, lone, dets, image)
         return dets
 
+    @property
+    def has_reid(self) -> bool:
+        return bool(self._reid.get("reid_weights"))
+
+    def body_embeddings(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray | None:
+        """L2-normalised Re-ID embeddings of person boxes from the tracker's own Re-ID model (None without one)."""
+        if not self.has_reid or len(xyxy) == 0:
+            return None
+        model = getattr(self.persons, "_get_live_reid_model", None)
+        if model is None:
+            return None
+        features = np.asarray(model().get_features(np.asarray(xyxy, np.float32), image), dtype=np.float32)
+        features = features.reshape(len(xyxy), -1)
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-6)
+
     def forget(self, track_ids: set[int]) -> None:
         """Drop id mappings of identities that left memory (bounded state on long runs)."""
         if track_ids:
