@@ -47,11 +47,12 @@ def catalog_table(cached: set[str] | None = None) -> str:
 def recommend(goal: str):  # noqa: ANN201
     from reid_models import CATALOG
 
-    scored = [m for m in CATALOG if m.rank1 is not None and m.gflops is not None and m.evaluated_on == "market1501"]
+    scored = [m for m in CATALOG if m.rank1 is not None and m.evaluated_on == "market1501"]
+    costed = [m for m in scored if m.gflops is not None]
     if goal == "speed":
-        return min(scored, key=lambda m: (m.gflops, -m.rank1))
+        return min(costed, key=lambda m: (m.gflops, -m.rank1))
     if goal == "balanced":
-        return max((m for m in scored if m.gflops <= 0.6), key=lambda m: m.rank1)
+        return max((m for m in costed if m.gflops <= 0.6), key=lambda m: m.rank1)
     if goal == "accuracy":
         return max(scored, key=lambda m: m.rank1)
     raise UserError(f"--recommend takes speed, balanced or accuracy, not {goal!r}")
@@ -112,8 +113,9 @@ def _run(args: argparse.Namespace) -> int:
         print(catalog_table())
     elif args.recommend:
         model = recommend(args.recommend)
+        cost = f"{model.gflops:g} GFLOPs, " if model.gflops is not None else ""
         print(f"{model.name}: {RECOMMEND[args.recommend]} in the catalog — rank-1 {model.rank1:g} / mAP "
-              f"{model.mAP:g} on {model.evaluated_on}, {model.gflops:g} GFLOPs, {model.params_m:g} M parameters, "
+              f"{model.mAP:g} on {model.evaluated_on}, {cost}{model.params_m:g} M parameters, "
               f"{model.dim}-d embeddings")
     elif args.download:
         model = find(args.download)

@@ -1,8 +1,10 @@
 """Person Re-ID weights that really exist, with where they come from and what they were measured to do.
 
-Figures are the torchreid model zoo's (Zhou & Xiang, "Torchreid", arXiv:1910.10093): rank-1 / mAP in %,
-single query, on the test split of ``evaluated_on``; parameters and GFLOPs at 256x128. Download addresses are
-the ones boxmot 25 uses. Upstream publishes no checksums: ``sha256`` stays None here, and the first download's
+Figures are the torchreid model zoo's (Zhou & Xiang, "Torchreid", arXiv:1910.10093) and, for CLIP-ReID, the
+paper's (Li et al., arXiv:2211.13977, ViT-B/16 without SIE/OLP or re-ranking): rank-1 / mAP in %, single query,
+on the test split of ``evaluated_on``; parameters and GFLOPs at 256x128 (CLIP-ReID: image encoder only).
+Download addresses: the ones boxmot 25 uses; CLIP-ReID's from its authors' README. Upstream publishes no
+checksums: ``sha256`` stays None here, and the first download's
 hash is recorded in the cache and checked from then on (``setup_reid_models.py --verify``).
 """
 
@@ -28,12 +30,12 @@ class ReIDModel:
     url: str
     sha256: str | None = None
     size_bytes: int | None = None
-    backend: str = "boxmot"  # who loads it: boxmot (.pt), onnx (.onnx)
+    backend: str = "boxmot"  # who loads it: boxmot (.pt), clip (our CLIP-ReID on open_clip, .pth)
     licence: str = "MIT (torchreid weights)"
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.pt"
+        return f"{self.name}.pth" if self.backend == "clip" else f"{self.name}.pt"
 
 
 def _osnet(width: str, params: float, gflops: float, market: tuple[float, float], duke: tuple[float, float],
@@ -75,6 +77,10 @@ CATALOG: tuple[ReIDModel, ...] = (
               DRIVE + "1kv8l5laX_YCdIGVCetjlNdzKIA3NvsSt"),
     ReIDModel("mlfn_market1501", "mlfn", "market1501", 1024, 32.5, 2.8, "market1501", 90.1, 74.3,
               DRIVE + "1wXcvhA_b1kpDfrt9s2Pma-MHxtj9pmvS"),
+    ReIDModel("clip_vit_b16_market1501", "clip_reid_vit_b16", "market1501", 1280, 86.2, None, "market1501", 95.7, 89.8,
+              DRIVE + "1GnyAVeNOg3Yug1KBBWMKKbT2x43O5Ch7", backend="clip", licence="MIT (CLIP-ReID)"),
+    ReIDModel("clip_vit_b16_msmt17", "clip_reid_vit_b16", "msmt17", 1280, 86.2, None, "msmt17", 88.7, 73.4,
+              DRIVE + "1BVaZo93kOksYLjFNH3Gf7JxIbPlWSkcO", backend="clip", licence="MIT (CLIP-ReID)"),
     ReIDModel("lmbn_n_market", "lmbn_n", "market1501", 512, None, None, None, None, None,
               BOXMOT_RELEASE + "lmbn_n_market.pt", licence="MIT (LightMBN)"),
     ReIDModel("lmbn_n_duke", "lmbn_n", "dukemtmcreid", 512, None, None, None, None, None,
@@ -85,5 +91,5 @@ BY_NAME = {model.name: model for model in CATALOG}
 
 
 def find(name: str) -> ReIDModel | None:
-    key = name.strip().removesuffix(".pt").removesuffix(".onnx")
+    key = name.strip().removesuffix(".pth").removesuffix(".pt").removesuffix(".onnx")
     return BY_NAME.get(key)

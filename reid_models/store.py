@@ -128,7 +128,7 @@ def verify(folder: Path | None = None) -> list[tuple[str, bool, str]]:
     """(file, ok, reason) for each cached catalog file; a corrupted file is deleted."""
     folder = folder or cache_dir()
     results = []
-    for path in sorted(folder.glob("*.pt")) + sorted(folder.glob("*.onnx")):
+    for path in sorted(folder.glob("*.pt")) + sorted(folder.glob("*.pth")) + sorted(folder.glob("*.onnx")):
         model = find(path.stem)
         if model is None:
             continue

@@ -5,6 +5,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import demo
@@ -106,7 +107,7 @@ def test_cli_list_recommend_use(tmp_path, monkeypatch, capsys, server):
     assert setup_reid_models.main(["--recommend", "speed"]) == 0
     assert "osnet_x0_25_market1501" in capsys.readouterr().out
     assert setup_reid_models.main(["--recommend", "accuracy"]) == 0
-    assert "osnet_x1_0_market1501" in capsys.readouterr().out
+    assert "clip_vit_b16_market1501" in capsys.readouterr().out
     yaml_path = tmp_path / "botsort.yaml"
     yaml_path.write_text("# my tracker\ntracker_type: botsort\ntrack_buffer: 90\n")
     assert setup_reid_models.main(["--use", MODEL.name, "--tracker-yaml", str(yaml_path)]) == 2  # not cached yet
@@ -154,3 +155,23 @@ def test_real_osnet_onnx_with_botsort(sample_clip, tmp_path):
     assert demo.main(["--input", str(clip), "--output", str(out), "--tracker", "botsort.yaml", "--reid-weights",
                       str(onnx), "--no-progress", "--no-merge"]) == 0
     assert json.loads((out / "identities.json").read_text())["count"] == people
+
+
+def test_clip_reid_checkpoint_drives_botsort(sample_clip, tmp_path):
+    from reid_models.clip_reid import CLIPReID, save_random_clip_reid
+
+    weights = save_random_clip_reid(tmp_path / "clip_vit_b16_market1501.pth")
+    features = CLIPReID(weights).get_features([[0, 0, 60, 160], [100, 10, 180, 200]],
+                                              np.full((240, 320, 3), 90, np.uint8))
+    assert features.shape == (2, 1280) and np.allclose(np.linalg.norm(features, axis=1), 1, atol=1e-4)
+    clip, people = sample_clip
+    out = tmp_path / "out"
+    assert demo.main(["--input", str(clip), "--output", str(out), "--tracker", "botsort.yaml", "--reid-weights",
+                      str(weights), "--no-progress", "--max-frames", "30"]) == 0
+    assert json.loads((out / "run.json").read_text())["tracker"]["reid_weights"] == str(weights)
+    broken = tmp_path / "not_clip.pth"
+    import torch
+
+    torch.save({"image_encoder.conv1.weight": torch.zeros(768, 3, 16, 16)}, broken)
+    with pytest.raises(UserError, match="CLIP-ReID"):
+        CLIPReID(broken)

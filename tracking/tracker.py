@@ -138,6 +138,12 @@ class Tracker:
                 from mivolo.safety import check_pickled_weights
 
                 check_pickled_weights(weights, "Re-ID")  # before boxmot unpickles it
+                from reid_models.clip_reid import CLIPReID, is_clip_reid_checkpoint
+
+                if is_clip_reid_checkpoint(weights):  # boxmot 25 has no CLIP-ReID: ours, through its reid_model hook
+                    log.info("Re-ID on: %s (CLIP-ReID ViT-B/16)", weights.name)
+                    return {"reid_model": CLIPReID(weights, device=device, half=half), "use_embeddings": True,
+                            "reid_weights_path": weights}
             log.info("Re-ID on: %s", weights.name)
             return {"reid_weights": weights, "device": device, "half": half, "use_embeddings": True}
         if self.kind in NEEDS_REID:
@@ -150,10 +156,10 @@ class Tracker:
 
     def _new(self) -> Any:
         options = dict(self.params)
-        if "use_embeddings" in self._reid and "use_embeddings" not in _accepted_params(self._cls):
-            options.update({k: v for k, v in self._reid.items() if k != "use_embeddings"})
-        else:
-            options.update(self._reid)
+        reid = {k: v for k, v in self._reid.items() if k != "reid_weights_path"}
+        if "use_embeddings" in reid and "use_embeddings" not in _accepted_params(self._cls):
+            reid.pop("use_embeddings")
+        options.update(reid)
         try:
             return self._cls(**options)
         except (TypeError, ValueError) as exc:
@@ -196,7 +202,7 @@ class Tracker:
 
     @property
     def has_reid(self) -> bool:
-        return bool(self._reid.get("reid_weights"))
+        return bool(self._reid.get("reid_weights") or self._reid.get("reid_model"))
 
     def body_embeddings(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray | None:
         """L2-normalised Re-ID embeddings of person boxes from the tracker's own Re-ID model (None without one)."""
