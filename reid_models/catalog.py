@@ -91,5 +91,6 @@ BY_NAME = {model.name: model for model in CATALOG}
 
 
 def find(name: str) -> ReIDModel | None:
+    """A catalog entry by name; an architecture alone (``osnet_x0_25``) means its Market1501 weights."""
     key = name.strip().removesuffix(".pth").removesuffix(".pt").removesuffix(".onnx")
-    return BY_NAME.get(key)
+    return BY_NAME.get(key) or BY_NAME.get(f"{key}_market1501")
