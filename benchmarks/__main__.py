@@ -12,6 +12,7 @@ Stacks (per-stage ms/frame, fps, overhead = end-to-end time / time of the model 
   same way.
 Scaling: 5..200 synthetic people per 1080p frame, offline stack with injected boxes: which stage grows.
 Memory: peak RSS of a looping 720p stream for two lengths (separate processes).
+Accuracy (when ../shared/data is there): offline age/gender on the UTKFace sample; trackers on MOT17-02.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +154,34 @@ def bench_scaling(work: Path, quick: bool) -> list[dict]:
     return rows
 
 
+def bench_accuracy(work: Path) -> dict | None:
+    """Accuracy figures that exist offline (../shared/data, evaluation only): the offline age/gender model on the
+    UTKFace sample (eval_pretrained.py) and ByteTrack/OC-SORT/BoT-SORT on MOT17-02 public detections (TrackEval)."""
+    import eval_pretrained
+    from mivolo.compare import load_mot_sequence, track_sequence
+    from mivolo.mot_eval import evaluate_mot
+
+    shared = ROOT.parent / "shared" / "data"
+    result: dict = {}
+    utk = shared / "faces" / "utkface_sample"
+    if utk.is_dir():
+        args = eval_pretrained.build_parser().parse_args(["--dataset-type", "folder", "--dataset-images", str(utk)])
+        report = eval_pretrained.run(args)
+        result["utkface_sample"] = {k: report[k] for k in ("evaluated", "age_mae", "age_cs5", "gender_accuracy",
+                                                            "images_without_detectable_face", "images_per_second")}
+    mot = shared / "mot" / "MOT17-02-FRCNN"
+    if (mot / "det" / "det.txt").is_file() and (mot / "gt" / "gt.txt").is_file():
+        seq = load_mot_sequence(mot)
+        rows = {}
+        for tracker in ("bytetrack", "ocsort", "botsort"):
+            table, _ = track_sequence(seq, f"{tracker}.yaml", None, interpolate=20)
+            path = work / f"{tracker}.txt"
+            np.savetxt(path, table, delimiter=",", fmt="%g")
+            rows[tracker] = evaluate_mot(path, seq.gt, len(seq.boxes), seq.name)
+        result["mot17_02_public_detections"] = rows
+    return result or None
+
+
 def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: int = 3,
                  batches: tuple[int, ...] = (1, 8, 32)) -> dict:
     """ms per crop of MiVOLO-D1 224 face+body (random weights: speed does not depend on them)."""
@@ -216,8 +246,9 @@ def summary_markdown(result: dict) -> str:
         other = sum(v for k, v in s.items() if k not in ("detect", "track", "merge", "age_gender"))
         lines.append(f"| {key} | {row['fps']} | {row['ms_per_frame']} | {s['detect']} | {s['track']} | "
                      f"{s['merge']} | {s['age_gender']} | {round(other, 2)} | {row['overhead_vs_model_stages']} |")
-    lines += ["", "| people in frame | ms/frame | detect | track | merge | age/gender | identities |",
-              "|---|---|---|---|---|---|---|"]
+    if result.get("scaling"):
+        lines += ["", "| people in frame | ms/frame | detect | track | merge | age/gender | identities |",
+                  "|---|---|---|---|---|---|---|"]
     for row in result.get("scaling", []):
         s = row["stage_ms_per_frame"]
         lines.append(f"| {row['people_in_frame']} | {row['ms_per_frame']} | {s['detect']} | {s['track']} | "
@@ -225,6 +256,15 @@ def summary_markdown(result: dict) -> str:
     if result.get("memory"):
         lines += ["", "| stream minutes | frames | peak RSS MB |", "|---|---|---|"]
         lines += [f"| {r['minutes']} | {r['frames']} | {r['peak_rss_mb']} |" for r in result["memory"]]
+    accuracy = result.get("accuracy") or {}
+    if accuracy.get("utkface_sample"):
+        u = accuracy["utkface_sample"]
+        lines += ["", f"Offline age/gender on the UTKFace sample: MAE {u['age_mae']}, CS@5 {u['age_cs5']} %, gender "
+                      f"{u['gender_accuracy']} % ({u['evaluated']} faces)"]
+    if accuracy.get("mot17_02_public_detections"):
+        lines += ["", "| MOT17-02 public detections | HOTA | MOTA | IDF1 | IDSW |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {m['HOTA']} | {m['MOTA']} | {m['IDF1']} | {m['IDSW']} |"
+                  for name, m in accuracy["mot17_02_public_detections"].items()]
     if result.get("mivolo"):
         mivolo = result["mivolo"]
         lines += ["", f"MiVOLO ms/crop by batch ({mivolo['device']}): {mivolo['ms_per_crop_by_batch']}"]
@@ -237,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-minutes", type=float, nargs="*", default=None,
                         help="memory part: lengths of the looping stream (default 0.5 2; quick: 0.05 0.1)")
     parser.add_argument("--frames", type=int, default=None, help="frames for the seed/light stacks")
-    parser.add_argument("--only", choices=["offline", "seed", "light", "scaling", "memory", "mivolo"], nargs="*")
+    parser.add_argument("--only", choices=["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy"],
+                        nargs="*")
     parser.add_argument("--device", default="cpu", help="device for the MiVOLO part")
     parser.add_argument("--half", action="store_true", help="fp16 for the MiVOLO part (CUDA)")
     parser.add_argument("--output", type=Path, default=None, help="result JSON (default benchmarks/results/...)")
@@ -251,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.one_stream is not None:  # child process for one memory measurement
             print(orjson.dumps(bench_stream_memory(args.one_stream, work)).decode())
             return 0
-        parts = set(args.only or ["offline", "seed", "light", "scaling", "memory", "mivolo"])
-        frames = args.frames or (6 if args.quick else 60)
+        parts = set(args.only or ["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy"])
+        frames = args.frames or (6 if args.quick else 40)
         result: dict = {"quick": args.quick, "meta": meta()}
         if "offline" in parts:
             result["offline"] = bench_offline_clip(work, args.quick)
@@ -266,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             result["scaling"] = bench_scaling(work, args.quick)
         if "memory" in parts:
             result["memory"] = _memory_rows(args.stream_minutes or ([0.05, 0.1] if args.quick else [0.5, 2.0]))
+        if "accuracy" in parts and not args.quick:
+            result["accuracy"] = bench_accuracy(work)
         if "mivolo" in parts:
             result["mivolo"] = bench_mivolo(work, args.device, args.half, repeats=1 if args.quick else 3,
                                             batches=(1, 8) if args.quick else (1, 8, 32))
