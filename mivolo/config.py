@@ -124,6 +124,7 @@ class PipelineConfig:
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
             (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
             (self.tracker.interpolate >= 0, "--interpolate must be 0 or more"),
+            (self.settle.votes_to_settle >= 1, "settle.votes_to_settle must be at least 1"),
             (-1 <= self.settle.merge_threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]

@@ -146,8 +146,6 @@ class Pipeline:
                 torch.set_num_threads(config.runtime.threads)
             except ImportError:  # pragma: no cover
                 pass
-        if config.settle.mode == "confidence" and config.settle.votes_to_settle < 1:
-            raise UserError("votes_to_settle must be at least 1")
         if config.tracker.reid_weights:
             from reid_models import resolve_reid_weights
 
@@ -249,7 +247,7 @@ class Pipeline:
                         timings["age_gender"] += t4 - t_merge
                         last = dets
                     else:  # detector stride: hold the last tracked boxes, no new estimates
-                        dets = Detections.concat([last])
+                        dets = last.select(np.arange(len(last)))  # a copy: the held frame keeps its estimates
                         dets.age[:] = np.nan
                         dets.gender_p[:] = np.nan
                         t4 = time.perf_counter()
