@@ -3,9 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 import demo
+from benchmarks.reid_crossing import make_crossing_sequence
+from conftest import SHARED
 from mivolo.mot_eval import evaluate_mot, interpolate_gaps
 
 
@@ -66,3 +69,28 @@ def test_interpolation_fills_short_breaks_only():
 def test_trackeval_scores_a_perfect_tracker_100(tmp_path):
     seq = _mot_sequence(tmp_path)
     assert evaluate_mot(seq / "gt" / "gt.txt", seq / "gt" / "gt.txt", 60, "SYN-01")["HOTA"] == 100.0
+
+
+def _compare_crossing(tmp_path, reid: str) -> dict[str, dict]:
+    seq = make_crossing_sequence(tmp_path, seed=0)
+    out = tmp_path / "out"
+    assert demo.main(["--input", str(seq), "--compare", reid, "--tracker", "botsort.yaml", "--output", str(out),
+                      "--no-progress", "--interpolate", "0"]) == 0
+    return {run["reid"]: run for run in json.loads((out / "compare.json").read_text())["runs"]}
+
+
+def test_motion_alone_loses_the_ids_of_two_people_crossing(tmp_path):
+    """The crossing scene is hard for motion: without Re-ID, BoT-SORT switches ids and reports a third person."""
+    base = _compare_crossing(tmp_path, "")["no Re-ID (baseline)"]
+    assert base["IDSW"] >= 1 and base["identities"] == 3 and base["IDF1"] < 70
+
+
+def test_reid_keeps_the_ids_that_motion_alone_loses(tmp_path):
+    onnx = SHARED / "weights" / "osnet_x0_25_msmt17.onnx"
+    if not onnx.is_file():
+        pytest.skip("needs the real OSNet x0.25 ONNX in ../shared/data/weights (random weights cannot tell "
+                    "people apart)")
+    runs = _compare_crossing(tmp_path, str(onnx))
+    base, reid = runs["no Re-ID (baseline)"], runs[str(onnx)]
+    assert base["IDSW"] >= 1 and base["identities"] == 3
+    assert reid["IDSW"] == 0 and reid["identities"] == 2 and reid["IDF1"] > base["IDF1"] + 30
