@@ -84,7 +84,7 @@ def bench_offline_clip(work: Path, quick: bool) -> dict:
     return {"clip": "sample 1280x720 15 fps (real detections)", "people": people, "runs": len(runs), **best}
 
 
-def bench_seed_stack(work: Path, quick: bool, frames: int) -> dict:
+def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", half: bool = False) -> dict:
     import torch
     from boxmot.reid.core.registry import ReIDModelRegistry
 
@@ -100,7 +100,8 @@ def bench_seed_stack(work: Path, quick: bool, frames: int) -> dict:
                                              use_gpu=False).state_dict(), osnet)
     cfg = _config(work / "seed", detector={"weights": str(yolo), "imgsz": 640},
                   estimator={"checkpoint": str(mivolo), "with_persons": True},
-                  tracker={"tracker": "botsort.yaml", "reid_weights": str(osnet)})
+                  tracker={"tracker": "botsort.yaml", "reid_weights": str(osnet)},
+                  runtime={"device": device, "half": half})
     pipeline = Pipeline(cfg)
     boxes = mot17_boxes() if (MOT / "gt" / "gt.txt").is_file() else None
     if boxes is None:
@@ -114,7 +115,7 @@ def bench_seed_stack(work: Path, quick: bool, frames: int) -> dict:
     return {"stack": "YOLOv8x person+face 640 + MiVOLO-D1 224 face+body + BoT-SORT/OSNet x0.25 (random weights)"
             if not quick else "YOLOv8n (quick) + MiVOLO-D1 224 + BoT-SORT/OSNet x0.25 (random weights)",
             "boxes": "MOT17-02 ground truth injected after the detector forward" if boxes else "synthetic",
-            "resolution": "1920x1080", **result}
+            "resolution": "1920x1080", "device": device, "half": half, **result}
 
 
 def bench_light_stack(work: Path, frames: int) -> dict | None:
@@ -279,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=None, help="frames for the seed/light stacks")
     parser.add_argument("--only", choices=["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy"],
                         nargs="*")
-    parser.add_argument("--device", default="cpu", help="device for the MiVOLO part")
-    parser.add_argument("--half", action="store_true", help="fp16 for the MiVOLO part (CUDA)")
+    parser.add_argument("--device", default="cpu", help="device for the seed stack and the MiVOLO part")
+    parser.add_argument("--half", action="store_true", help="fp16 for the seed stack and the MiVOLO part (CUDA)")
     parser.add_argument("--output", type=Path, default=None, help="result JSON (default benchmarks/results/...)")
     parser.add_argument("--one-stream", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             result["offline"] = bench_offline_clip(work, args.quick)
             print("offline", result["offline"]["fps"], "fps", flush=True)
         if "seed" in parts:
-            result["seed"] = bench_seed_stack(work, args.quick, frames)
+            result["seed"] = bench_seed_stack(work, args.quick, frames, args.device, args.half)
             print("seed", result["seed"]["fps"], "fps", flush=True)
         if "light" in parts:
             result["light"] = bench_light_stack(work, frames)
