@@ -141,7 +141,9 @@ def main() -> None:
 
     result = {**run([r for r in args.reid.split(",") if r], args.tracker, args.seeds), "meta": meta()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reid_crossing.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    stem = Path(args.tracker).name.removesuffix(".yaml")
+    name = "reid_crossing.json" if stem == "botsort" else f"reid_crossing_{stem}.json"
+    (RESULTS / name).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for label, row in result["summary"].items():
         log.warning("%s: %d/%d draws without an id switch, IDF1 %.2f, %.2f identities for 2 people", label,
                     row["draws_without_switch"], row["draws"], row["mean_IDF1"], row["mean_identities"])

@@ -99,7 +99,7 @@ def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpola
     from mivolo.mot_eval import interpolate_gaps
     from tracking import Tracker
 
-    tracker = Tracker(TrackerConfig(tracker=tracker_yaml, reid_weights=reid), seq.fps)
+    tracker = Tracker(TrackerConfig(tracker=tracker_yaml, reid_weights=reid), seq.fps, reid_from_yaml=reid is not None)
     rows, spent = [], 0.0
     for index, (boxes, image) in enumerate(zip(seq.boxes, _frames(seq), strict=False)):
         dets = Detections.from_boxes(boxes[:, :4], boxes[:, 4], PERSON)
@@ -133,7 +133,14 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
     gt_path = Path(gt) if gt else seq.gt
     if gt_path is not None and not gt_path.is_file():
         raise UserError(f"ground truth not found: {gt_path}")
+    from tracking import tracker_needs_reid
+
     settings: list[tuple[str, str | None]] = [("no Re-ID (baseline)", None)]
+    if tracker_needs_reid(config.tracker.tracker):  # StrongSORT cannot track by motion alone: no baseline
+        if not models:
+            raise UserError(f"{config.tracker.tracker} needs a Re-ID model: give --compare MODEL[,MODEL...]")
+        log.info("%s needs Re-ID: no motion-only baseline run", config.tracker.tracker)
+        settings = []
     for name in models:
         from reid_models import resolve_reid_weights
 
@@ -150,9 +157,12 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
         write_bytes_atomic(tracks_path, lines.encode())
         row = {"reid": label, "tracker": config.tracker.tracker, "frames": len(seq.boxes),
                "fps": round(len(seq.boxes) / seconds, 2), **stats}
-        if baseline_ms is None:
+        if weights is None:
             baseline_ms = stats["track_ms_per_frame"]
-        row["reid_ms_per_frame"] = round(stats["track_ms_per_frame"] - baseline_ms, 2) if weights else 0.0
+            row["reid_ms_per_frame"] = 0.0
+        else:  # Re-ID cost = time over the motion-only run (unknown without one)
+            row["reid_ms_per_frame"] = (round(stats["track_ms_per_frame"] - baseline_ms, 2)
+                                        if baseline_ms is not None else None)
         if gt_path is not None:
             row.update(evaluate_mot(tracks_path, gt_path, len(seq.boxes), seq.name))
         rows.append(row)
@@ -170,7 +180,8 @@ def compare_markdown(result: dict) -> str:
     lines = [f"# Tracking comparison: {result['sequence']} ({result['detections']})", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["runs"]:
-        values = [row["reid"], Path(row["tracker"]).name, str(row["reid_ms_per_frame"]), str(row["fps"]),
+        reid_ms = "n/a" if row["reid_ms_per_frame"] is None else str(row["reid_ms_per_frame"])
+        values = [row["reid"], Path(row["tracker"]).name, reid_ms, str(row["fps"]),
                   str(row["identities"]), *[str(row[c]) for c in metric_cols]]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ import torch
 
 import demo
 from benchmarks.reid_crossing import make_crossing_sequence
-from conftest import SHARED
+from conftest import ROOT, SHARED
 from mivolo.mot_eval import evaluate_mot, interpolate_gaps
 
 
@@ -94,3 +94,37 @@ def test_reid_keeps_the_ids_that_motion_alone_loses(tmp_path):
     base, reid = runs["no Re-ID (baseline)"], runs[str(onnx)]
     assert base["IDSW"] >= 1 and base["identities"] == 3
     assert reid["IDSW"] == 0 and reid["identities"] == 2 and reid["IDF1"] > base["IDF1"] + 30
+
+
+def _random_osnet(path):
+    from boxmot.reid.core.registry import ReIDModelRegistry
+
+    torch.save(ReIDModelRegistry.build_model("osnet_x0_25", None, num_classes=751, pretrained=False,
+                                             use_gpu=False).state_dict(), path)
+    return path
+
+
+def test_compare_with_a_tracker_that_needs_reid_has_no_baseline(tmp_path, capsys):
+    seq = _mot_sequence(tmp_path, frames=20)
+    out = tmp_path / "out"
+    assert demo.main(["--input", str(seq), "--compare", "", "--tracker", "strongsort.yaml", "--output", str(out),
+                      "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs a Re-ID model" in err[0]
+    weights = _random_osnet(tmp_path / "osnet_x0_25_market1501.pt")
+    assert demo.main(["--input", str(seq), "--compare", str(weights), "--tracker", "strongsort.yaml",
+                      "--output", str(out), "--no-progress"]) == 0
+    (run,) = json.loads((out / "compare.json").read_text())["runs"]
+    assert run["reid"] == str(weights) and run["reid_ms_per_frame"] is None and run["identities"] == 2
+    assert "| n/a |" in (out / "compare.md").read_text()
+
+
+def test_baseline_ignores_reid_weights_written_into_the_tracker_yaml(tmp_path):
+    from mivolo.config import TrackerConfig
+    from tracking import Tracker
+
+    weights = _random_osnet(tmp_path / "osnet_x0_25_market1501.pt")
+    config = tmp_path / "botsort_reid.yaml"
+    config.write_text((ROOT / "configs" / "botsort.yaml").read_text() + f"\nreid_weights: {weights}\n")
+    assert Tracker(TrackerConfig(tracker=str(config)), 25).has_reid
+    assert not Tracker(TrackerConfig(tracker=str(config)), 25, reid_from_yaml=False).has_reid

@@ -108,13 +108,21 @@ def load_tracker_settings(path: Path) -> tuple[str, dict[str, Any]]:
     return kind, params
 
 
+def tracker_needs_reid(name_or_path: str) -> bool:
+    """Whether the tracker cannot run without a Re-ID model (StrongSORT)."""
+    kind, _ = load_tracker_settings(resolve_tracker_yaml(name_or_path))
+    return kind in NEEDS_REID
+
+
 class Tracker:
-    def __init__(self, config: TrackerConfig, fps: float, device: str = "cpu", half: bool = False) -> None:
+    def __init__(self, config: TrackerConfig, fps: float, device: str = "cpu", half: bool = False,
+                 reid_from_yaml: bool = True) -> None:
+        """``reid_from_yaml=False``: ignore a ``reid_weights`` key of the YAML (a motion-only baseline run)."""
         _forbid_runtime_installs()
         self.path = resolve_tracker_yaml(config.tracker)
         self.kind, params = load_tracker_settings(self.path)
         yaml_reid = params.pop("reid_weights", None)
-        if yaml_reid and not config.reid_weights:
+        if yaml_reid and not config.reid_weights and reid_from_yaml:
             config = TrackerConfig(tracker=config.tracker, reid_weights=yaml_reid)
         self._cls = _tracker_class(self.kind)
         if "frame_rate" in _accepted_params(self._cls) and fps:
