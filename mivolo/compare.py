@@ -19,6 +19,7 @@ import numpy as np
 from mivolo.config import PipelineConfig, TrackerConfig
 from mivolo.errors import UserError
 from mivolo.sinks.atomic import write_bytes_atomic, write_json_atomic
+from mivolo.sinks.tables import mot_text
 from mivolo.structures import PERSON, Detections
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,7 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
         seconds = time.perf_counter() - start
         safe = "".join(c if c.isalnum() else "_" for c in label)[:40]
         tracks_path = out_dir / f"tracks_{safe}.txt"
-        lines = "".join(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n"
-                        for r in table)
-        write_bytes_atomic(tracks_path, lines.encode())
+        write_bytes_atomic(tracks_path, mot_text(table).encode())
         row = {"reid": label, "tracker": config.tracker.tracker, "frames": len(seq.boxes),
                "fps": round(len(seq.boxes) / seconds, 2), **stats}
         if weights is None:

@@ -31,7 +31,7 @@ from mivolo.sinks.video import TrackLog, VideoFile, draw, label_text
 from mivolo.sources import PrefetchedFrames, Source, open_source
 from mivolo.structures import Detections
 from tracking import Identities, Tracker
-from tracking.merging import IdentityMerger
+from tracking.merging import IdentityMerger, Merge
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1.0"
@@ -113,6 +113,12 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
+
+
+def _apply_merge(merge: Merge, identities: Identities, cue: str) -> None:
+    identities.merge(merge.track_id, merge.into)
+    log.info("identity %d re-entered after %.1fs as track %d (%s similarity %.3f): merged", merge.into, merge.gap_s,
+             merge.track_id, cue, merge.similarity)
 
 
 def _remove_partial_files(out_dir: Path) -> None:
@@ -320,9 +326,7 @@ class Pipeline:
                               int(raw[row]), merger.last_best[0], merger.last_best[1])
                     merger.last_best = (None, -1.0)
                 if merge is not None:
-                    identities.merge(merge.track_id, merge.into)
-                    log.info("identity %d re-entered after %.1fs as track %d (face similarity %.3f): merged",
-                             merge.into, merge.gap_s, merge.track_id, merge.similarity)
+                    _apply_merge(merge, identities, "face")
         if tracker.has_reid:
             bodies = np.flatnonzero(dets.is_person & (raw >= 0))
             bodies = np.array([r for r in bodies if merger.needs_body(int(raw[r]), time_s)], dtype=np.int64)
@@ -331,9 +335,7 @@ class Pipeline:
                 for row, vector in zip(bodies, vectors, strict=True):
                     merge = merger.observe_body(int(raw[row]), time_s, vector)
                     if merge is not None:
-                        identities.merge(merge.track_id, merge.into)
-                        log.info("identity %d re-entered after %.1fs as track %d (body similarity %.3f): merged",
-                                 merge.into, merge.gap_s, merge.track_id, merge.similarity)
+                        _apply_merge(merge, identities, "body")
         dets.track_id[:] = merger.resolve(raw)
 
     def _rows_to_estimate(self, dets: Detections, identities: Identities) -> np.ndarray:

@@ -29,6 +29,12 @@ def write_identities(out_dir: Path, rows: list[dict], schema_version: str) -> No
     write_bytes_atomic(out_dir / "identities.csv", buffer.getvalue().encode())
 
 
+def mot_text(rows: np.ndarray) -> str:
+    """MOTChallenge lines ``frame,id,x,y,w,h,conf,-1,-1,-1`` of an (N, >=7) array of MOT rows."""
+    return "".join(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n"
+                   for r in rows)
+
+
 class MotTracksWriter:
     """``frame,id,x,y,w,h,conf,-1,-1,-1`` per tracked identity (1-based frames), as MOTChallenge expects."""
 
@@ -60,8 +66,7 @@ class MotTracksWriter:
                 rows[:, 1] = [alias.get(int(t), int(t)) for t in rows[:, 1]]
             rows = interpolate_gaps(rows, interpolate)
             fixed = StreamingFile(self.file.path.with_name(self.file.path.name + ".remap"))
-            fixed.write("".join(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},"
-                                "-1,-1,-1\n" for r in rows))
+            fixed.write(mot_text(rows))
             self.file.tmp.unlink()
             fixed.commit()
             fixed.path.replace(self.file.path)
