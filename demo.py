@@ -10,13 +10,14 @@ import argparse
 import logging
 import sys
 
+from mivolo.cli import OneLineParser
 from mivolo.errors import UserError
 
 log = logging.getLogger("demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0],
+    p = OneLineParser(prog="demo.py", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     io = p.add_argument_group("input and output")
     io.add_argument("--input", required=True, help="image, folder, video file, URL (yt-dlp), rtsp:// stream or "

@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from mivolo.cli import OneLineParser
 from mivolo.errors import UserError
 
 log = logging.getLogger("eval")
@@ -21,7 +22,7 @@ log = logging.getLogger("eval")
 def build_parser() -> argparse.ArgumentParser:
     from mivolo.evaluation import DATASET_TYPES
 
-    p = argparse.ArgumentParser(prog="eval_pretrained.py", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="eval_pretrained.py", description=__doc__.splitlines()[0])
     p.add_argument("--dataset-type", required=True, choices=DATASET_TYPES)
     p.add_argument("--dataset-images", required=True, help="folder of images")
     p.add_argument("--annotations", default=None,

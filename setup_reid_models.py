@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from mivolo.cli import OneLineParser
 from mivolo.errors import UserError
 
 RECOMMEND = {
@@ -84,7 +85,7 @@ def use_in_yaml(model_name: str, yaml_path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="setup_reid_models.py", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="setup_reid_models.py", description=__doc__.splitlines()[0])
     actions = p.add_mutually_exclusive_group(required=True)
     actions.add_argument("--list", action="store_true", help="the catalog, with what is cached")
     actions.add_argument("--recommend", choices=sorted(RECOMMEND), help="pick a model for a goal, with the reason")

@@ -99,3 +99,11 @@ def test_odd_but_usable_inputs_run(case, corpus, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err
     assert "Traceback" not in err and (tmp_path / "out" / "demographics.json").is_file()
+
+
+@pytest.mark.parametrize("argv", [["--input", "x.mp4", "--bogus"], ["--input", "x.mp4", "--tile", "two"], []])
+def test_bad_flag_gives_one_line_and_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        demo.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and err[0].startswith("demo.py: error:") and "--help" in err[0]
