@@ -23,8 +23,8 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-$(SAMPLE): $(STAMP) mivolo/sample.py
-	$(PY) -m mivolo.sample $(SAMPLE)
+$(SAMPLE): $(STAMP) mivolo/evaluation/sample.py
+	$(PY) -m mivolo.evaluation.sample $(SAMPLE)
 
 demo: $(STAMP) $(SAMPLE)
 	$(PY) demo.py --input $(SAMPLE) --output $(OUT) --tracker botsort.yaml --save-json --draw

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from mivolo.cli import OneLineParser
-from mivolo.errors import UserError
+from mivolo.core.config import MergeConfig, PipelineConfig
+from mivolo.core.environment import configure_environment
+from mivolo.core.errors import UserError
+from mivolo.core.run import RunSummary
 
 log = logging.getLogger("demo")
 
@@ -93,13 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "baseline only); detections once, one tracking run each; writes compare.json/.md")
     track.add_argument("--gt", default=None, help="MOTChallenge gt.txt for --compare metrics (HOTA, MOTA, IDF1)")
     track.add_argument("--merge-threshold", type=float, default=None,
-                       help="cosine similarity of face signatures needed to merge (default 0.965)")
+                       help="cosine similarity of face signatures needed to merge "
+                            f"(default {MergeConfig.threshold})")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
-def config_from_args(args: argparse.Namespace):  # noqa: ANN201
-    from mivolo.config import load_config
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    from mivolo.core.config import load_config
 
     cfg = load_config(args.config)
     cfg.source.input = args.input
@@ -118,7 +124,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
-        (cfg.settle, "merge_threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
+        (cfg.merge, "threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
     ]
     for section, key, value in overrides:
         if value is not None:
@@ -131,7 +137,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     cfg.estimator.compile = args.compile or cfg.estimator.compile
     cfg.runtime.progress = not args.no_progress and sys.stderr.isatty()
     if args.no_merge:
-        cfg.settle.merge = False
+        cfg.merge.enabled = False
     if args.no_face_in_person:
         cfg.detector.face_in_person = False
     if args.temporal_smoothing:
@@ -143,8 +149,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     return cfg
 
 
-def run_compare(config, args: argparse.Namespace) -> int:  # noqa: ANN001
-    from mivolo.compare import compare_markdown, run_compare
+def run_compare(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from mivolo.evaluation.compare import compare_markdown, run_compare
 
     config.validate()
     models = [m.strip() for m in args.compare.split(",") if m.strip()]
@@ -154,12 +160,21 @@ def run_compare(config, args: argparse.Namespace) -> int:  # noqa: ANN001
     return 0
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """Outside the frame loop (set-up, or after the outputs are written) a signal ends the process at once."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_environment()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname).1s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("boxmot", "ultralytics", "yt_dlp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if threading.current_thread() is threading.main_thread():  # the run's own handlers take over during the run
+        signal.signal(signal.SIGINT, _exit_on_signal)
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         from mivolo import Pipeline
 
@@ -167,19 +182,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare is not None:
             return run_compare(config, args)
         summary = Pipeline(config).run()
+        _log_summary(summary)
+        return summary.exit_code
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _log_summary(summary: RunSummary) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     log.info("%s%d frames in %.1fs (%.1f fps); %d identities (%d men, %d women)",
              f"stopped by {summary.interrupted}: " if summary.interrupted else "", summary.frames, summary.seconds,
              summary.fps, summary.identities, summary.men, summary.women)
     log.info("ms per frame: %s", stages)
     log.info("outputs in %s: %s", summary.output_dir, ", ".join(sorted(summary.files)))
-    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 from mivolo.cli import OneLineParser
-from mivolo.errors import UserError
+from mivolo.core.environment import configure_environment
+from mivolo.core.errors import UserError
 
 log = logging.getLogger("eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mivolo.evaluation import DATASET_TYPES
+    from mivolo.evaluation.agegender import DATASET_TYPES
 
     p = OneLineParser(prog="eval_pretrained.py", description=__doc__.splitlines()[0])
     p.add_argument("--dataset-type", required=True, choices=DATASET_TYPES)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_environment()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         report = run(args)
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
     print(text)
     if args.output:
-        from mivolo.sinks.atomic import write_json_atomic
+        from mivolo.core.atomic import write_json_atomic
 
         write_json_atomic(Path(args.output), report)
     return 0
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from mivolo.evaluation import Prediction, evaluate, load_dataset
+    from mivolo.evaluation.agegender import Prediction, evaluate, load_dataset
 
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
         return boxes[int(np.argmax(scores))].astype(np.float64) if len(boxes) else None
 
     if args.checkpoint:
-        from mivolo.model.mivolo_net import MiVOLO
+        from mivolo.estimation.mivolo_net import MiVOLO
 
         net = MiVOLO(args.checkpoint, device=args.device, half=args.half, with_persons=args.with_persons,
                      disable_faces=args.disable_faces)
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> dict:
             ages, male = net.predict_crops(faces, bodies)
             return [Prediction(float(a), float(m)) for a, m in zip(ages, male, strict=True)]
     else:
-        from mivolo.model.offline import OfflineAgeGender
+        from mivolo.estimation.offline import OfflineAgeGender
 
         model = OfflineAgeGender(min_face_px=8)
         name = model.name

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from mivolo.cli import OneLineParser
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 RECOMMEND = {
     "speed": "the fewest GFLOPs",

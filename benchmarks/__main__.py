@@ -59,7 +59,7 @@ def _peak_rss_mb() -> float:
 
 
 def _config(out: Path, **sections):  # noqa: ANN003, ANN202
-    from mivolo.config import PipelineConfig, apply_mapping
+    from mivolo.core.config import PipelineConfig, apply_mapping
 
     cfg = PipelineConfig()
     cfg.output.dir = str(out)
@@ -71,7 +71,7 @@ def _config(out: Path, **sections):  # noqa: ANN003, ANN202
 def bench_offline_clip(work: Path, quick: bool) -> dict:
     from benchmarks.stacks import run_stack
     from mivolo import Pipeline
-    from mivolo.sample import make_sample_video
+    from mivolo.evaluation.sample import make_sample_video
     from mivolo.sources import open_source
 
     clip = work / "crowd720.mp4"
@@ -91,7 +91,7 @@ def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", 
     from benchmarks.stacks import MOT, FrameSource, InjectedDetector, mot17_boxes, run_stack, synthetic_frames
     from mivolo import Pipeline
     from mivolo.detection.ultralytics_yolo import save_random_yolo
-    from mivolo.model.mivolo_net import save_random_checkpoint
+    from mivolo.estimation.mivolo_net import save_random_checkpoint
 
     yolo = save_random_yolo(work / "yolov8x_person_face.pt", cfg="yolov8n.yaml" if quick else "yolov8x.yaml")
     mivolo = save_random_checkpoint(work / "mivolo_d1_224_face_body.pth.tar", with_persons=True)
@@ -159,8 +159,8 @@ def bench_accuracy(work: Path) -> dict | None:
     """Accuracy figures that exist offline (../shared/data, evaluation only): the offline age/gender model on the
     UTKFace sample (eval_pretrained.py) and ByteTrack/OC-SORT/BoT-SORT on MOT17-02 public detections (TrackEval)."""
     import eval_pretrained
-    from mivolo.compare import load_mot_sequence, track_sequence
-    from mivolo.mot_eval import evaluate_mot
+    from mivolo.evaluation.compare import load_mot_sequence, track_sequence
+    from mivolo.evaluation.mot import evaluate_mot
 
     shared = ROOT.parent / "shared" / "data"
     result: dict = {}
@@ -189,7 +189,7 @@ def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: i
     import numpy as np
     import torch
 
-    from mivolo.model.mivolo_net import MiVOLO, save_random_checkpoint
+    from mivolo.estimation.mivolo_net import MiVOLO, save_random_checkpoint
 
     net = MiVOLO(save_random_checkpoint(work / "mivolo.pth.tar", with_persons=True), device=device, half=half)
     crop = np.random.default_rng(0).integers(0, 255, (180, 120, 3), dtype=np.uint8)
@@ -213,7 +213,7 @@ def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: i
 def bench_stream_memory(minutes: float, work: Path) -> dict:
     from benchmarks.stacks import LoopingVideo
     from mivolo import Pipeline
-    from mivolo.sample import make_sample_video
+    from mivolo.evaluation.sample import make_sample_video
 
     clip = work / "loop.mp4"
     make_sample_video(clip, fps=15.0, size=(1280, 720))

@@ -25,7 +25,7 @@ def _ms(fn, image: np.ndarray, repeats: int = 5) -> float:  # noqa: ANN001
 
 
 def main() -> None:
-    from mivolo.config import DetectorConfig
+    from mivolo.core.config import DetectorConfig
     from mivolo.detection.onnx_models import TiledDetector, YoloxOnnxPersonDetector
     from mivolo.detection.ssdlite import SSDLitePersonDetector
     from mivolo.detection.ultralytics_yolo import UltralyticsDetector, save_random_yolo

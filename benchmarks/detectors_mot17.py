@@ -31,8 +31,8 @@ def _timed(fn, images):  # noqa: ANN001, ANN202
 
 
 def main() -> None:
+    from mivolo.core.boxes import iou_matrix
     from mivolo.detection.blazeface import BlazeFaceDetector
-    from mivolo.detection.boxes import iou_matrix
     from mivolo.detection.faces_in_persons import FaceFinder
     from mivolo.detection.fallbacks import DlibHogFaceDetector
     from mivolo.detection.onnx_models import (

@@ -66,7 +66,7 @@ def score(tracks_txt: Path, gt_txt: Path, identities: list[dict] | None = None,
 
 def main() -> None:
     import demo
-    from mivolo.sample import make_sample_video, sample_genders
+    from mivolo.evaluation.sample import make_sample_video, sample_genders
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

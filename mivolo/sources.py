@@ -14,9 +14,10 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from mivolo.config import SourceConfig
-from mivolo.errors import UserError
-from mivolo.structures import Frame
+from mivolo.core.config import SourceConfig
+from mivolo.core.errors import UserError
+from mivolo.core.run import SourceInfo
+from mivolo.core.structures import Frame
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +28,6 @@ URL_SCHEMES = ("http", "https", "rtsp", "rtmp")
 STREAM_SCHEMES = ("rtsp", "rtmp")
 DEFAULT_FOLDER_FPS = 25.0
 MAX_BAD_FRAMES_IN_A_ROW = 25
-
-
-@dataclass
-class SourceInfo:
-    kind: str  # image | folder | video | url | stream | webcam
-    name: str
-    fps: float
-    length: int | None  # frames, when known
-    rewindable: bool  # can be read a second time (second drawing pass)
-    independent_frames: bool  # separate images: no tracking across frames
 
 
 @dataclass

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 HEIGHT, WIDTH = 256, 128
 PREFIX = "image_encoder."
@@ -116,3 +116,11 @@ def save_random_clip_reid(path: str | Path, num_classes: int = 751, seed: int = 
     path = Path(path)
     torch.save(state, path)
     return path
+
+
+def load_custom_reid(weights: Path, device: str = "cpu", half: bool = False) -> CLIPReID | None:
+    """The Re-ID model for checkpoints boxmot cannot load itself (CLIP-ReID), else None (boxmot loads the file).
+
+    Given to ``tracking.Tracker(reid_loader=...)`` by the pipeline: tracking never imports this package.
+    """
+    return CLIPReID(weights, device=device, half=half) if is_clip_reid_checkpoint(weights) else None

@@ -10,8 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mivolo.errors import UserError
-from mivolo.fsutil import ensure_writable_dir
+from mivolo.core.errors import UserError
+from mivolo.core.paths import cache_dir as shared_cache_dir
+from mivolo.core.paths import ensure_writable_dir
 from reid_models.catalog import ReIDModel, find
 
 log = logging.getLogger(__name__)
@@ -20,12 +21,8 @@ TIMEOUT_S = 30
 
 
 def cache_dir() -> Path:
-    """$MIVOLO_CACHE_DIR, else $XDG_CACHE_HOME/mivolo-crowd, else ~/.cache/mivolo-crowd (never site-packages)."""
-    base = os.environ.get("MIVOLO_CACHE_DIR")
-    if base:
-        return Path(base) / "reid_models"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "mivolo-crowd" / "reid_models"
+    """The Re-ID weight cache: $MIVOLO_CACHE_DIR/reid_models, else $XDG_CACHE_HOME/mivolo-crowd/reid_models, ..."""
+    return shared_cache_dir("reid_models")
 
 
 def sha256_of(path: Path) -> str:

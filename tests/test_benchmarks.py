@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from benchmarks.__main__ import main
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_a_complete_result(tmp_path):
     out = tmp_path / "quick.json"
     assert main(["--quick", "--output", str(out), "--only", "offline", "seed", "scaling", "memory", "mivolo"]) == 0

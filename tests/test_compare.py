@@ -9,7 +9,8 @@ import torch
 import demo
 from benchmarks.reid_crossing import make_crossing_sequence
 from conftest import ROOT, SHARED
-from mivolo.mot_eval import evaluate_mot, interpolate_gaps
+from mivolo.evaluation.mot import evaluate_mot
+from mivolo.sinks.tracks import interpolate_gaps
 
 
 def _mot_sequence(root, frames=60):
@@ -120,7 +121,7 @@ def test_compare_with_a_tracker_that_needs_reid_has_no_baseline(tmp_path, capsys
 
 
 def test_baseline_ignores_reid_weights_written_into_the_tracker_yaml(tmp_path):
-    from mivolo.config import TrackerConfig
+    from mivolo.core.config import TrackerConfig
     from tracking import Tracker
 
     weights = _random_osnet(tmp_path / "osnet_x0_25_market1501.pt")

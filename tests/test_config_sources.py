@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mivolo.config import PipelineConfig, SourceConfig, apply_mapping, load_config
-from mivolo.errors import UserError
+from mivolo.core.config import PipelineConfig, SourceConfig, apply_mapping, load_config
+from mivolo.core.errors import UserError
 from mivolo.sources import open_source
 
 

@@ -60,7 +60,7 @@ def test_ssdlite_recall_on_real_mot17_frames(mot_frames):
     rows = gt[(gt[:, 0] == 1) & (gt[:, 7] == 1) & (gt[:, 8] > 0.8) & (gt[:, 5] > 250)]
     image = cv2.imread(str(mot_frames / "img1" / "000001.jpg"))
     boxes, _ = SSDLitePersonDetector(conf=0.3)(image)
-    from mivolo.detection.boxes import iou_matrix
+    from mivolo.core.boxes import iou_matrix
 
     truth = np.column_stack([rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]])
     found = (iou_matrix(truth, boxes).max(axis=1) >= 0.5).sum() if len(boxes) else 0

@@ -6,8 +6,8 @@ import pytest
 
 import eval_pretrained
 from conftest import SHARED
-from mivolo.evaluation import load_dataset
-from mivolo.model.mivolo_net import save_random_checkpoint
+from mivolo.estimation.mivolo_net import save_random_checkpoint
+from mivolo.evaluation.agegender import load_dataset
 
 
 def test_offline_model_on_real_utkface_sample(tmp_path):

@@ -4,13 +4,16 @@ import csv
 import json
 import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mivolo.config import PipelineConfig, apply_mapping
-from mivolo.errors import UserError
-from mivolo.sinks.demographics import AGE_GROUPS, DemographicsWriter
-from mivolo.sinks.tables import IDENTITY_COLUMNS, write_identities
+from mivolo.core.config import PipelineConfig, apply_mapping
+from mivolo.core.errors import UserError
+from mivolo.core.run import RunInfo, RunSummary, SourceInfo
+from mivolo.core.structures import PERSON, Detections, Frame, Label
+from mivolo.sinks.demographics import AGE_GROUPS, DemographicsSink
+from mivolo.sinks.identities import IDENTITY_COLUMNS, IdentitiesSink
 
 SECTIONS = ["source", "detector", "estimator", "tracker", "settle", "output", "runtime", "nonsense"]
 KEYS = ["input", "fps", "person_conf", "weights", "mode", "smoothing_window", "merge", "dir", "threads", "tile",
@@ -27,8 +30,10 @@ MAPPINGS = st.dictionaries(st.sampled_from(SECTIONS) | st.text(max_size=8),
 def test_config_loader_accepts_or_names_the_problem(mapping):
     try:
         config = apply_mapping(PipelineConfig(), mapping)
-    except UserError as exc:
-        assert str(exc)  # a message a person can act on
+    except UserError as exc:  # the message names the section or key at fault
+        message = str(exc)
+        named = [repr(s) for s in mapping] + [f"{s}.{k}" for s, v in mapping.items() if isinstance(v, dict) for k in v]
+        assert "expected a mapping" in message or any(name in message for name in named), message
         return
     for section, values in mapping.items():
         for key, value in values.items():
@@ -58,7 +63,9 @@ ROWS = st.lists(st.fixed_dictionaries({
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ROWS)
 def test_identities_json_and_csv_round_trip(tmp_path, rows):
-    write_identities(tmp_path, rows, "1.0")
+    sink = IdentitiesSink()
+    sink.open(_run_info(tmp_path))
+    sink.close(RunSummary(output_dir=tmp_path, records={r["id"]: r for r in rows}))
     back = json.loads((tmp_path / "identities.json").read_text())
     assert back["count"] == len(rows) and back["identities"] == sorted(rows, key=lambda r: r["id"])
     with open(tmp_path / "identities.csv", newline="", encoding="utf-8") as handle:
@@ -78,11 +85,18 @@ FRAMES = st.lists(st.tuples(st.floats(0, 30), st.lists(st.tuples(
 @given(FRAMES, st.booleans())
 def test_demographics_counts_add_up(tmp_path, frames, live):
     path = tmp_path / "demographics.json"
-    writer = DemographicsWriter(path, 1.0, use_live_labels=live)
-    for time_s, entries in sorted(frames, key=lambda f: f[0]):
-        writer.write(time_s, entries)
-    identities = {i: {"age": 30.0, "gender": "female", "confidence": 0.9, "best_crop": None} for i in range(1, 8)}
-    writer.close(identities, {"schema_version": "1.0", "source": {}, "settle_mode": "global"}, alias={9: 1})
+    sink = DemographicsSink(path.name, 1.0, use_live_labels=live)
+    sink.open(_run_info(tmp_path))
+    view = FakeIdentities()
+    for index, (time_s, entries) in enumerate(sorted(frames, key=lambda f: f[0])):
+        view.labels = {e[0]: Label(e[3], e[4], e[5]) for e in entries}
+        centres = np.array([[e[1], e[2]] for e in entries], np.float32).reshape(-1, 2)
+        dets = Detections.from_boxes(np.hstack([centres - 5, centres + 5]), np.ones(len(entries)), PERSON)
+        dets.track_id[:] = [e[0] for e in entries]
+        sink.write(Frame(index, time_s, np.zeros((4, 4, 3), np.uint8)), dets, view)
+    identities = {i: {"id": i, "age": 30.0, "gender": "female", "confidence": 0.9, "best_crop": None}
+                  for i in range(1, 8)}
+    sink.close(RunSummary(output_dir=tmp_path, records=identities, view=view))
     data = json.loads(path.read_text())
     for bucket in data["buckets"]:
         ids = [p["id"] for p in bucket["people"]]
@@ -91,3 +105,20 @@ def test_demographics_counts_add_up(tmp_path, frames, live):
         assert sum(bucket["age_groups"].values()) <= bucket["total_people"]
         assert list(bucket["age_groups"]) == list(AGE_GROUPS)
     assert not list(tmp_path.glob(".*"))
+
+
+class FakeIdentities:
+    """The identity view the sinks read: live labels, and id 9 merged into id 1."""
+
+    finished: list = []
+    labels: dict = {}
+
+    def live_label(self, identity_id):
+        return self.labels.get(identity_id, Label(None, None, 0.0))
+
+    def final_ids(self, ids):
+        return np.where(np.asarray(ids) == 9, 1, ids)
+
+
+def _run_info(out):
+    return RunInfo(out, SourceInfo("video", "clip", 25.0), PipelineConfig())

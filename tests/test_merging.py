@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import demo
-from mivolo.config import SettleConfig
-from mivolo.structures import FACE, PERSON, Detections
+from mivolo.core.config import SettleConfig
+from mivolo.core.structures import FACE, PERSON, Detections
 from tracking import Identities
 from tracking.merging import IdentityMerger
 
@@ -94,7 +94,7 @@ def test_identities_merge_adds_the_evidence():
 
 
 def test_people_who_come_back_are_counted_once(tmp_path):
-    from mivolo.sample import make_sample_video
+    from mivolo.evaluation.sample import make_sample_video
 
     clip = tmp_path / "back.mp4"
     people = make_sample_video(clip, fps=10.0, size=(960, 540), people=3, come_back=True)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.errors import UserError
-from mivolo.model import load_mivolo
-from mivolo.model.mivolo_net import letterbox, person_crop, save_random_checkpoint
+from mivolo.core.errors import UserError
+from mivolo.estimation import load_mivolo
+from mivolo.estimation.mivolo_net import letterbox, person_crop, save_random_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = [np.nan] * 4

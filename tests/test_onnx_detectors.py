@@ -6,9 +6,9 @@ import pytest
 
 import demo
 from conftest import SHARED
-from mivolo.detection.boxes import iou_matrix
+from mivolo.core.boxes import iou_matrix
+from mivolo.core.errors import UserError
 from mivolo.detection.onnx_models import TiledDetector, YoloxOnnxPersonDetector, face_detector_from_onnx
-from mivolo.errors import UserError
 
 WEIGHTS = SHARED / "weights"
 

@@ -11,7 +11,7 @@ import pytest
 import demo
 import setup_reid_models
 from conftest import SHARED
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 from reid_models import CATALOG, find
 from reid_models.store import download, recorded_hashes, resolve_reid_weights, verify
 

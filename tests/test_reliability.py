@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.config import TrackerConfig
-from mivolo.errors import UserError
+from mivolo.core.config import TrackerConfig
+from mivolo.core.errors import UserError
 from tracking import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def test_malicious_reid_weights_do_not_run(evil):
 
 def test_weights_of_the_wrong_kind(sample_clip, tmp_path):
     from mivolo.detection.ultralytics_yolo import save_random_yolo
-    from mivolo.model.mivolo_net import save_random_checkpoint
+    from mivolo.estimation.mivolo_net import save_random_checkpoint
 
     detector = save_random_yolo(tmp_path / "det.pt")
     mivolo = save_random_checkpoint(tmp_path / "mivolo.pth.tar", with_persons=False)
@@ -99,8 +99,9 @@ def test_ultralytics_person_face_checkpoint_runs_in_the_pipeline(sample_clip, tm
     assert run["models"]["persons"] == "yolo:yolov8n_person_face.pt" and run["frames_processed"] == 3
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_with_143(tmp_path):
-    from mivolo.sample import make_sample_video
+    from mivolo.evaluation.sample import make_sample_video
 
     clip = tmp_path / "long.mp4"
     make_sample_video(clip, fps=25.0, size=(640, 360))
@@ -108,7 +109,7 @@ def test_sigterm_stops_cleanly_with_143(tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--input", str(clip), "--output", str(out),
                              "--save-json", "--no-progress"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and not (out / ".tracks.txt.part").exists():
+    while time.time() < deadline and not (out / ".tracks.spool").exists():
         time.sleep(0.1)
     time.sleep(0.5)
     started = time.time()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import demo
-from mivolo.config import SourceConfig
+from mivolo.core.config import SourceConfig
 from mivolo.sources import VideoSource, open_source
 
 

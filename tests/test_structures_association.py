@@ -1,7 +1,7 @@
 import numpy as np
 
+from mivolo.core.structures import FACE, PERSON, Detections
 from mivolo.detection.association import associate
-from mivolo.structures import FACE, PERSON, Detections
 
 
 def two_people_one_face_each() -> Detections:

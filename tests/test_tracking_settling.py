@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from mivolo.config import SettleConfig, TrackerConfig
-from mivolo.errors import UserError
-from mivolo.structures import FACE, PERSON, Detections
+from mivolo.core.config import SettleConfig, TrackerConfig
+from mivolo.core.errors import UserError
+from mivolo.core.structures import FACE, PERSON, Detections
 from tracking import Identities, Tracker
 
 IMAGE = np.zeros((480, 640, 3), np.uint8)
@@ -101,7 +101,9 @@ def test_settled_tracks_stop_asking_for_estimates_and_stale_ones_leave_memory():
         assert ids.needs_estimate(5)
         ids.update(i, i * 0.1, IMAGE, estimate(5, 30, 0.9))
     assert not ids.needs_estimate(5)
-    assert ids.pop_stale(0.5) == []
-    gone = ids.pop_stale(5.0)
+    assert ids.retire(0.5) == [] and ids.finished == []
+    gone = ids.retire(5.0)
     assert [s.track_id for s in gone] == [5] and 5 not in ids.tracks
-    assert gone[0].crop is not None and gone[0].crop.shape[0] > 0
+    assert [f.row["id"] for f in ids.finished] == [5]
+    assert ids.finished[0].row["first_frame"] == 1 and ids.finished[0].row["last_frame"] == 3  # 1-based
+    assert ids.finished[0].crop is not None and ids.finished[0].crop.shape[0] > 0

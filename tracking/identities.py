@@ -14,21 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mivolo.config import SettleConfig
-from mivolo.structures import Detections
+from mivolo.core.config import SettleConfig
+from mivolo.core.structures import Detections, FinishedIdentity, Label
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
-
-
-@dataclass
-class Label:
-    age: float | None
-    gender: str | None  # "male" | "female" | None
-    confidence: float  # 0..1: agreement and amount of evidence
-
-    @property
-    def male_p(self) -> float | None:
-        return None if self.gender is None else self.confidence if self.gender == "male" else 1 - self.confidence
 
 
 @dataclass
@@ -63,7 +52,7 @@ class IdentityRecord:
     confidence: float
     first_seen_s: float
     last_seen_s: float
-    first_frame: int
+    first_frame: int  # 1-based, as in tracks.txt (MOTChallenge)
     last_frame: int
     frames_seen: int
     estimates: int
@@ -93,12 +82,19 @@ def _gender_from_mean(male_p: float) -> tuple[str, float]:
 
 
 class Identities:
-    """Per-track running statistics; ``update(frame_index, time_s, image, dets)`` once per frame."""
+    """Per-identity running statistics; ``update(frame_index, time_s, image, dets)`` once per frame.
 
-    def __init__(self, config: SettleConfig, crop_margin: float = 0.1) -> None:
+    Identities unseen for ``forget_after_s`` leave memory through ``retire``; those seen in at least
+    ``min_frames`` frames (fewer is detector noise) land in ``finished`` for the sinks to take.
+    """
+
+    def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None) -> None:
         self.config = config
         self.tracks: dict[int, TrackState] = {}
         self.crop_margin = crop_margin
+        self.min_frames = max(1, config.min_frames if min_frames is None else min_frames)
+        self.finished: list[FinishedIdentity] = []
+        self.alias: dict[int, int] = {}  # merged id -> the identity it joined (flat: no chains)
 
     # ---- per frame -------------------------------------------------------------------------------------------
     def needs_estimate(self, track_id: int) -> bool:
@@ -110,17 +106,9 @@ class Identities:
         return state.votes < self.config.votes_to_settle
 
     def update(self, frame_index: int, time_s: float, image: np.ndarray, dets: Detections) -> None:
-        """Add presence and the age/gender estimates of this frame's tracked rows."""
-        face_rows = dets.is_face
-        seen: set[int] = set()
-        # One row per identity: the person row if any, else its face row.
-        for row in np.flatnonzero(dets.track_id >= 0):
-            tid = int(dets.track_id[row])
-            person_row = row if not face_rows[row] else (int(dets.pair[row]) if dets.pair[row] >= 0 else -1)
-            face_row = row if face_rows[row] else (int(dets.pair[row]) if dets.pair[row] >= 0 else -1)
-            if tid in seen:
-                continue
-            seen.add(tid)
+        """Add presence and the age/gender estimates of this frame's tracked rows (0-based ``frame_index``)."""
+        for tid, box_row, face_row in zip(*dets.identity_rows(), strict=True):
+            tid = int(tid)
             state = self.tracks.get(tid)
             if state is None:
                 state = self.tracks[tid] = TrackState(tid, time_s, time_s, frame_index, frame_index,
@@ -128,7 +116,6 @@ class Identities:
                                                       track_ids=[tid])
             state.last_s, state.last_frame = time_s, frame_index
             state.frames_seen += 1
-            box_row = person_row if person_row >= 0 else face_row
             x1, y1, x2, y2 = dets.xyxy[box_row]
             state.centre = (float((x1 + x2) / 2), float((y1 + y2) / 2))
             self._vote(state, dets, box_row, face_row)
@@ -213,8 +200,19 @@ class Identities:
         gender, conf = _gender_from_mean(state.male_wsum / state.gender_w) if state.gender_w > 0 else (None, 0.0)
         return Label(age, gender, conf)
 
+    def final_ids(self, ids: np.ndarray) -> np.ndarray:
+        """(K,) ids written earlier -> (K,) the identity each one ended up in (after later merges)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not self.alias or len(ids) == 0:
+            return ids
+        return np.array([self.alias.get(int(i), int(i)) for i in ids], dtype=np.int64)
+
     def merge(self, source_id: int, target_id: int) -> None:
         """Fold identity ``source_id`` (a track fragment) into ``target_id``: all its evidence counts there."""
+        self.alias[source_id] = target_id
+        for child, parent in list(self.alias.items()):  # keep the map flat
+            if parent == source_id:
+                self.alias[child] = target_id
         source = self.tracks.pop(source_id, None)
         target = self.tracks.get(target_id)
         if source is None:
@@ -246,16 +244,19 @@ class Identities:
     def record_of(self, state: TrackState) -> IdentityRecord:
         label = self.final_label_of(state)
         return IdentityRecord(id=state.track_id, age=label.age, gender=label.gender, confidence=label.confidence,
-                              first_seen_s=state.first_s, last_seen_s=state.last_s, first_frame=state.first_frame,
-                              last_frame=state.last_frame, frames_seen=state.frames_seen, estimates=state.votes,
+                              first_seen_s=state.first_s, last_seen_s=state.last_s, first_frame=state.first_frame + 1,
+                              last_frame=state.last_frame + 1, frames_seen=state.frames_seen, estimates=state.votes,
                               track_ids=sorted(state.track_ids))
 
-    def pop_stale(self, now_s: float) -> list[TrackState]:
-        """Tracks unseen for ``forget_after_s``: removed from memory and handed to the caller to finalise."""
-        stale = [tid for tid, s in self.tracks.items() if now_s - s.last_s > self.config.forget_after_s]
-        return [self.tracks.pop(tid) for tid in stale]
+    def retire(self, now_s: float | None = None) -> list[TrackState]:
+        """Identities unseen for ``forget_after_s`` (all of them when ``now_s`` is None) leave memory.
 
-    def pop_all(self) -> list[TrackState]:
-        states = list(self.tracks.values())
-        self.tracks.clear()
+        Those seen often enough to count are appended to ``finished`` (row and best crop); every retired state is
+        returned, so the caller can drop what other stages keep about those ids.
+        """
+        gone = [tid for tid, s in self.tracks.items()
+                if now_s is None or now_s - s.last_s > self.config.forget_after_s]
+        states = [self.tracks.pop(tid) for tid in gone]
+        self.finished.extend(FinishedIdentity(self.record_of(s).as_row(), s.crop) for s in states
+                             if s.frames_seen >= self.min_frames)
         return states

@@ -14,9 +14,18 @@ one of the two was never seen with a usable face (people seen from behind).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from mivolo.core.config import MergeConfig
+from mivolo.core.structures import Detections
+
+log = logging.getLogger(__name__)
+EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
+Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image_bgr, (K, 4) xyxy) -> (K, D) unit vectors
 
 
 @dataclass
@@ -56,20 +65,19 @@ class Merge:
 
 @dataclass
 class IdentityMerger:
-    threshold: float = 0.965
+    threshold: float = MergeConfig.threshold
     min_samples: int = 3
     max_samples: int = 6
-    margin: float = 0.01
+    margin: float = MergeConfig.margin
     min_interval_s: float = 0.25  # embeddings of one track are spaced out: more varied evidence, less compute
-    body_threshold: float = 0.85  # body-only merges (no face on one side) need this Re-ID similarity
-    body_veto: float = 0.5  # a face match is refused when the bodies are less similar than this
+    body_threshold: float = MergeConfig.body_threshold  # body-only merges need this Re-ID similarity
+    body_veto: float = MergeConfig.body_veto  # a face match is refused when the bodies are less similar than this
     max_gap_s: float = 60.0
     dim: int = 128
     parent: dict[int, int] = field(default_factory=dict)  # track id -> identity id (only merged tracks)
     signatures: dict[int, Signature] = field(default_factory=dict)  # identity id -> signature
     decided: set[int] = field(default_factory=set)  # tracks whose merge decision is made
     merges: list[Merge] = field(default_factory=list)
-    last_best: tuple[int | None, float] = (None, -1.0)  # the closest candidate of the last decision
 
     def identity_of(self, track_id: int) -> int:
         return self.parent.get(track_id, track_id)
@@ -161,11 +169,12 @@ class IdentityMerger:
                 best, best_similarity, runner_up, best_excess = identity, similarity, best_excess, excess
             elif excess > runner_up:
                 runner_up = excess
-        self.last_best = (best, best_similarity)
         if best is None or best_excess < 0 or best_excess - runner_up < self.margin:
+            if best is not None:
+                log.debug("track %d: closest earlier identity %d at similarity %.3f, not merged (yet)", track_id,
+                          best, best_similarity)
             return None
         target = self.signatures[best]
-        self.last_best = (None, -1.0)
         merge = Merge(track_id, best, best_similarity, signature.first_s - target.last_s)
         target.vector_sum += signature.vector_sum
         target.samples += signature.samples
@@ -186,3 +195,69 @@ class IdentityMerger:
         """Identities that left memory: their signatures go; their merged tracks stay mapped for the outputs."""
         for identity in identities:
             self.signatures.pop(identity, None)
+
+
+class MergeStep:
+    """The merge stage: ``__call__(image, time_s, dets) -> dets`` turns tracker ids into identity ids.
+
+    It owns the face signatures (``face_embedder``), their quality filter (whole faces of at least
+    ``config.min_face_px``), the body signatures (``body_embedder``: the tracker's Re-ID model, if any) and the id
+    mapping. Each merge is reported to ``on_merge(absorbed_id, into_id)`` (the settling stage folds the evidence).
+    """
+
+    def __init__(self, config: MergeConfig, face_embedder: Embedder, max_gap_s: float,
+                 body_embedder: Embedder | None = None,
+                 on_merge: Callable[[int, int], None] | None = None) -> None:
+        self.config = config
+        self.face_embedder = face_embedder
+        self.body_embedder = body_embedder
+        self.on_merge = on_merge
+        self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
+                                     body_threshold=config.body_threshold, body_veto=config.body_veto,
+                                     max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
+
+    def __call__(self, image: np.ndarray, time_s: float, dets: Detections) -> Detections:
+        raw = dets.track_id.copy()
+        for tid in np.unique(raw[raw >= 0]):
+            self.merger.seen(int(tid), time_s)
+        faces = self._faces_to_embed(image, dets, raw, time_s)
+        if len(faces):
+            vectors = self.face_embedder(image, dets.xyxy[faces])
+            for row, vector in zip(faces, vectors, strict=True):
+                self._report(self.merger.observe(int(raw[row]), time_s, vector), "face")
+        if self.body_embedder is not None:
+            bodies = np.flatnonzero(dets.is_person & (raw >= 0))
+            bodies = bodies[[self.merger.needs_body(int(raw[r]), time_s) for r in bodies]] if len(bodies) else bodies
+            if len(bodies):
+                for row, vector in zip(bodies, self.body_embedder(image, dets.xyxy[bodies]), strict=True):
+                    self._report(self.merger.observe_body(int(raw[row]), time_s, vector), "body")
+        dets.track_id[:] = self.merger.resolve(raw)
+        return dets
+
+    def _faces_to_embed(self, image: np.ndarray, dets: Detections, raw: np.ndarray, time_s: float) -> np.ndarray:
+        """Rows of whole, big-enough faces of tracks whose signature still needs samples."""
+        faces = np.flatnonzero(dets.is_face & (raw >= 0))
+        boxes = dets.xyxy[faces]
+        height, width = image.shape[:2]
+        whole = (boxes[:, 0] > EDGE_PX) & (boxes[:, 1] > EDGE_PX) & (boxes[:, 2] < width - EDGE_PX) \
+            & (boxes[:, 3] < height - EDGE_PX) & ((boxes[:, 3] - boxes[:, 1]) >= self.config.min_face_px)
+        faces = faces[whole]
+        wanted = [self.merger.needs_embedding(int(raw[r]), time_s) for r in faces]
+        return faces[np.asarray(wanted, dtype=bool)] if len(faces) else faces
+
+    def _report(self, merge: Merge | None, cue: str) -> None:
+        if merge is None:
+            return
+        log.info("identity %d re-entered after %.1fs as track %d (%s similarity %.3f): merged", merge.into,
+                 merge.gap_s, merge.track_id, cue, merge.similarity)
+        if self.on_merge is not None:
+            self.on_merge(merge.track_id, merge.into)
+
+    def forget(self, identity_ids: set[int]) -> None:
+        """Identities that left memory can no longer be merged into."""
+        self.merger.forget(identity_ids)
+
+    def report(self) -> dict:
+        """For run.json: the threshold and every merge made."""
+        return {"enabled": True, "threshold": self.merger.threshold, "count": len(self.merger.merges),
+                "merges": [m.as_dict() for m in self.merger.merges]}

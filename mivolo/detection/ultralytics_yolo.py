@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mivolo.config import DetectorConfig
+from mivolo.core.config import DetectorConfig
+from mivolo.core.environment import configure_environment
+from mivolo.core.errors import UserError
+from mivolo.core.structures import FACE, PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder
-from mivolo.errors import UserError
-from mivolo.structures import FACE, PERSON, Detections
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ class UltralyticsDetector:
     def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
         import torch
 
-        from mivolo.safety import check_pickled_weights
+        from mivolo.core.weights import check_pickled_weights
 
         path = Path(config.weights or "")
         if not path.is_file():
@@ -27,6 +28,7 @@ class UltralyticsDetector:
         check_pickled_weights(path, "ultralytics detector", needs_module="ultralytics",
                               hint=" (a MiVOLO checkpoint goes to --checkpoint; YOLOv5-repo files are not ultralytics "
                                    "files)")  # before ultralytics unpickles it
+        configure_environment()  # offline, no installs, settings inside the project
         threads = torch.get_num_threads()
         try:
             from ultralytics import YOLO
@@ -76,6 +78,8 @@ class UltralyticsDetector:
 def save_random_yolo(path: str | Path, names: tuple[str, ...] = ("person", "face"), cfg: str = "yolov8n.yaml") -> Path:
     """A random-init ultralytics YOLO checkpoint in the real file format (for tests and benchmarks)."""
     import torch
+
+    configure_environment()
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 

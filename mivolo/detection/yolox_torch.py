@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 log = logging.getLogger(__name__)
 STRIDES = (8, 16, 32)

@@ -7,11 +7,16 @@ video length; ``close`` assembles the final file from the spool with each identi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import orjson
 
-from mivolo.sinks.atomic import write_json_atomic
+from mivolo.core.atomic import write_json_atomic
+from mivolo.core.paths import inside
+from mivolo.core.run import SCHEMA_VERSION, IdentityView, RunInfo, RunSummary
+from mivolo.core.structures import Detections, Frame
 
 AGE_GROUPS = ("0-12", "13-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
 _GROUP_EDGES = (13, 20, 30, 40, 50, 60, 70)
@@ -39,76 +44,88 @@ def count_people(people: list[dict]) -> dict:
             "age_groups": groups}
 
 
-class DemographicsWriter:
-    def __init__(self, path: Path, interval_s: float, use_live_labels: bool) -> None:
-        self.path = path
+class DemographicsSink:
+    """``demographics.json``: per ``interval_s`` bucket, who was there and the counts (schema in README).
+
+    Each closed bucket is appended to a hidden spool (one JSON line) so memory stays flat; ``close`` assembles
+    the file with each identity's final id and (unless ``use_live_labels``) its settled label and crop.
+    """
+
+    def __init__(self, file_name: str = "demographics.json", interval_s: float = 1.0,
+                 use_live_labels: bool = False) -> None:
+        self.file_name = file_name
         self.interval_s = interval_s
         self.use_live_labels = use_live_labels
-        self.spool_path = path.with_name(f".{path.name}.spool")
-        self.spool = open(self.spool_path, "wb")
         self.bucket = -1
         self.people: dict[int, list] = {}
+        self.spool = None
+        self.spool_path: Path | None = None
 
-    def write(self, time_s: float, entries: list[tuple[int, float, float, float | None, str | None, float]]) -> None:
-        """entries: (id, centre x, centre y, live age, live gender, live confidence) of this frame."""
-        bucket = int(time_s // self.interval_s)
+    def open(self, run: RunInfo) -> None:
+        self.path = inside(run.output_dir, Path(self.file_name))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.spool_path = self.path.with_name(f".{self.path.name}.spool")
+        self.spool = open(self.spool_path, "wb")
+        self.meta = {"name": run.source.name, "kind": run.source.kind, "fps": run.source.fps}
+        self.settle_mode = run.config.settle.mode
+
+    def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
+        bucket = int(frame.time_s // self.interval_s)
         if bucket != self.bucket:
             self._flush()
             self.bucket = bucket
-        for tid, cx, cy, age, gender, conf in entries:
-            self.people[tid] = [round(cx, 1), round(cy, 1), age, gender, conf]
+        ids, box_rows, _ = dets.identity_rows()
+        centres = (dets.xyxy[box_rows, :2] + dets.xyxy[box_rows, 2:]) / 2
+        for tid, (cx, cy) in zip(ids.tolist(), centres.tolist(), strict=True):
+            label = identities.live_label(tid)
+            self.people[tid] = [round(cx, 1), round(cy, 1), label.age, label.gender, label.confidence]
 
     def _flush(self) -> None:
-        if self.bucket >= 0:
+        if self.bucket >= 0 and self.spool is not None:
             self.spool.write(orjson.dumps({"b": self.bucket, "p": self.people}, option=orjson.OPT_NON_STR_KEYS)
                              + b"\n")
         self.people = {}
 
-    def close(self, identities: dict[int, dict], meta: dict, alias: dict[int, int] | None = None) -> None:
-        """identities: id -> identity row (final label, best_crop); ids absent from it are not counted.
-
-        ``alias`` maps merged track ids to the identity they joined (one person counted once per bucket).
-        """
-        alias = alias or {}
+    def close(self, summary: RunSummary) -> None:
         self._flush()
         self.spool.close()
-        buckets = []
+        final_ids = summary.view.final_ids if summary.view is not None else (lambda ids: ids)
         with open(self.spool_path, "rb") as spool:
-            for line in spool:
-                item = orjson.loads(line)
-                people = []
-                seen: set[int] = set()
-                for key, (cx, cy, age, gender, conf) in item["p"].items():
-                    pid = alias.get(int(key), int(key))
-                    if pid in seen:
-                        continue
-                    seen.add(pid)
-                    row = identities.get(pid)
-                    if row is None:
-                        continue
-                    if not self.use_live_labels:
-                        age, gender, conf = row["age"], row["gender"], row["confidence"]
-                    people.append({"id": pid, "gender": gender,
-                                   "age": None if age is None else round(float(age), 1),
-                                   "confidence": round(float(conf or 0.0), 3), "centre": [cx, cy],
-                                   "crop": row.get("best_crop")})
-                people.sort(key=lambda p: p["id"])
-                start = item["b"] * self.interval_s
-                buckets.append({"start_s": round(start, 3), "end_s": round(start + self.interval_s, 3),
-                                **count_people(people), "people": people})
-        summary_people = [{"gender": r["gender"], "age": r["age"]} for r in identities.values()]
+            buckets = [self._bucket(orjson.loads(line), summary.records, final_ids) for line in spool]
+        summary_people = [{"gender": r["gender"], "age": r["age"]} for r in summary.records.values()]
         write_json_atomic(self.path, {
-            "schema_version": meta["schema_version"],
-            "source": meta["source"],
+            "schema_version": SCHEMA_VERSION,
+            "source": {**self.meta, "frames": summary.frames, "gaps": summary.source_stats.get("gaps") or []},
             "interval_s": self.interval_s,
-            "settle_mode": meta["settle_mode"],
+            "settle_mode": self.settle_mode,
             "age_groups": list(AGE_GROUPS),
             "summary": count_people(summary_people),
             "buckets": buckets,
         })
         self.spool_path.unlink(missing_ok=True)
+        summary.files["demographics"] = str(self.path)
 
-    def discard(self) -> None:
-        if not self.spool.closed:
+    def _bucket(self, item: dict, records: dict[int, dict], final_ids: Callable[[np.ndarray], np.ndarray]) -> dict:
+        """One bucket of the file: each person once (under its final id), counted only if it is an identity."""
+        keys = np.array([int(k) for k in item["p"]], dtype=np.int64)
+        people, seen = [], set()
+        for pid, (cx, cy, age, gender, conf) in zip(final_ids(keys).tolist(), item["p"].values(), strict=True):
+            row = records.get(pid)
+            if pid in seen or row is None:
+                continue
+            seen.add(pid)
+            if not self.use_live_labels:
+                age, gender, conf = row["age"], row["gender"], row["confidence"]
+            people.append({"id": pid, "gender": gender, "age": None if age is None else round(float(age), 1),
+                           "confidence": round(float(conf or 0.0), 3), "centre": [cx, cy],
+                           "crop": row.get("best_crop")})
+        people.sort(key=lambda p: p["id"])
+        start = item["b"] * self.interval_s
+        return {"start_s": round(start, 3), "end_s": round(start + self.interval_s, 3), **count_people(people),
+                "people": people}
+
+    def abort(self) -> None:
+        if self.spool is not None and not self.spool.closed:
             self.spool.close()
-        self.spool_path.unlink(missing_ok=True)
+        if self.spool_path is not None:
+            self.spool_path.unlink(missing_ok=True)

@@ -8,9 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.structures import Detections
+from mivolo.core.run import IdentityView, RunInfo, RunSummary
+from mivolo.core.structures import Detections, Frame
+from mivolo.sinks.tracks import FRAME, ID, KIND, PERSON_ROW, X1, Y2, TracksSink
 
-LOG_COLUMNS = 7  # frame, track id, cls, x1, y1, x2, y2
 PALETTE = np.array([(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72),
                     (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0),
                     (147, 69, 52), (255, 115, 100), (236, 24, 0), (255, 56, 132), (133, 0, 82), (255, 56, 203)],
@@ -24,6 +25,10 @@ def label_text(track_id: int, gender: str | None, age: float | None) -> str:
     if age is not None:
         parts.append(f"{age:.0f}")
     return " ".join(parts)
+
+
+def header(time_s: float, people: int) -> str:
+    return f"t={time_s:7.2f}s  people={people}"
 
 
 def draw(image: np.ndarray, boxes: np.ndarray, ids: np.ndarray, classes: np.ndarray, labels: dict[int, str],
@@ -84,40 +89,76 @@ class VideoFile:
                           "disk full?)")
         os.replace(self.tmp, self.path)
 
+    def discard(self) -> None:
+        """Abandon the file: nothing is left behind."""
+        self.writer.release()
+        self.tmp.unlink(missing_ok=True)
 
-class TrackLog:
-    """Compact per-frame boxes (float32 rows) on disk, read back by the second drawing pass."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle = open(path, "wb")
+class VideoSink:
+    """The annotated video (mp4), written under a hidden name and renamed when complete.
 
-    def write(self, frame_index: int, dets: Detections) -> None:
-        rows = np.flatnonzero(dets.track_id >= 0) if len(dets) else np.zeros(0, int)
-        if len(rows) == 0:
+    With ``second_pass`` (a rewindable source and settled labels), nothing is drawn during the run: at close the
+    source is read again and each frame gets the boxes of ``tracks.final_rows`` (the rows tracks.txt was written
+    from: final ids, filled gaps) with each identity's settled label. Otherwise frames are drawn live with the
+    live labels. A signal during the second pass abandons the video (no half file is left).
+    """
+
+    def __init__(self, file_name: str = "annotated.mp4", second_pass: TracksSink | None = None) -> None:
+        self.file_name = file_name
+        self.rows_from = second_pass
+        self.video: VideoFile | None = None
+
+    def open(self, run: RunInfo) -> None:
+        self.path = run.output_dir / self.file_name
+        self.fps = run.source.fps
+        self.reopen = run.reopen
+
+    def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
+        if self.rows_from is not None:
             return
-        block = np.column_stack([np.full(len(rows), frame_index), dets.track_id[rows], dets.cls[rows],
-                                 dets.xyxy[rows]]).astype(np.float32)
-        self.handle.write(block.tobytes())
+        ids, _, _ = dets.identity_rows()
+        labels = {}
+        for tid in ids.tolist():
+            label = identities.live_label(tid)
+            labels[tid] = label_text(tid, label.gender, label.age)
+        self._frame(frame.image).write(draw(frame.image, dets.xyxy, dets.track_id, dets.cls, labels,
+                                            header(frame.time_s, len(ids))))
 
-    def close(self) -> None:
-        self.handle.close()
+    def _frame(self, image: np.ndarray) -> VideoFile:
+        if self.video is None:
+            h, w = image.shape[:2]
+            self.video = VideoFile(self.path, self.fps, (w, h))
+        return self.video
 
-    def iter_frames(self, chunk_rows: int = 8192):
-        """(frame index, rows) in frame order, read sequentially in chunks: memory stays flat."""
-        row_bytes = LOG_COLUMNS * 4
-        pending = np.zeros((0, LOG_COLUMNS), np.float32)
-        with open(self.path, "rb") as handle:
-            while True:
-                raw = handle.read(chunk_rows * row_bytes)
-                if raw:
-                    pending = np.concatenate([pending, np.frombuffer(raw, np.float32).reshape(-1, LOG_COLUMNS)])
-                if len(pending) == 0:
+    def close(self, summary: RunSummary) -> None:
+        if self.rows_from is not None and summary.frames and self.reopen is not None:
+            self._second_pass(summary)
+        if self.video is not None:
+            self.video.close()
+            summary.files["video"] = str(self.path)
+
+    def _second_pass(self, summary: RunSummary) -> None:
+        rows = self.rows_from.final_rows
+        labels = {tid: label_text(tid, r["gender"], r["age"]) for tid, r in summary.records.items()}
+        reader = self.reopen()
+        try:
+            for count, frame in enumerate(reader):
+                if count >= summary.frames:
+                    break
+                if summary.stop_requested():
+                    self.abort()
                     return
-                frames = pending[:, 0]
-                last = frames[-1]
-                complete = pending[frames < last] if raw else pending
-                pending = pending[frames >= last] if raw else pending[:0]
-                if len(complete):
-                    ids, starts = np.unique(complete[:, 0].astype(np.int64), return_index=True)
-                    yield from zip(ids.tolist(), np.split(complete, starts[1:]), strict=True)
+                lo, hi = np.searchsorted(rows[:, FRAME], [frame.index + 1, frame.index + 2])
+                block = rows[lo:hi]
+                ids = block[:, ID].astype(np.int64)
+                classes = np.where(block[:, KIND] == PERSON_ROW, 0, 1)
+                self._frame(frame.image).write(draw(frame.image, block[:, X1:Y2 + 1], ids, classes, labels,
+                                                    header(frame.time_s, len(np.unique(ids)))))
+        finally:
+            reader.close()
+
+    def abort(self) -> None:
+        if self.video is not None:
+            self.video.discard()
+            self.video = None

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

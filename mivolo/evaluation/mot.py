@@ -50,30 +50,3 @@ def evaluate_mot(tracks_txt: Path, gt_txt: Path, seq_length: int | None = None, 
             "MOTA": round(float(seq["CLEAR"]["MOTA"]) * 100, 2),
             "IDF1": round(float(seq["Identity"]["IDF1"]) * 100, 2),
             "IDSW": int(seq["CLEAR"]["IDSW"])}
-
-
-def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
-    """Fill breaks of at most ``max_gap`` frames inside each track by linear interpolation of the box.
-
-    rows: MOT rows (frame, id, x, y, w, h, conf, ...). Interpolated rows get the lower of the two confidences.
-    """
-    if max_gap <= 0 or len(rows) == 0:
-        return rows
-    added = []
-    for tid in np.unique(rows[:, 1]):
-        track = rows[rows[:, 1] == tid]
-        track = track[np.argsort(track[:, 0])]
-        gaps = np.diff(track[:, 0])
-        for k in np.flatnonzero((gaps > 1) & (gaps <= max_gap + 1)):
-            a, b = track[k], track[k + 1]
-            for frame in range(int(a[0]) + 1, int(b[0])):
-                t = (frame - a[0]) / (b[0] - a[0])
-                row = a.copy()
-                row[0] = frame
-                row[2:6] = a[2:6] + t * (b[2:6] - a[2:6])
-                row[6] = min(a[6], b[6])
-                added.append(row)
-    if not added:
-        return rows
-    out = np.vstack([rows, np.array(added)])
-    return out[np.lexsort((out[:, 1], out[:, 0]))]

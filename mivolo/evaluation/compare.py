@@ -16,11 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.config import PipelineConfig, TrackerConfig
-from mivolo.errors import UserError
-from mivolo.sinks.atomic import write_bytes_atomic, write_json_atomic
-from mivolo.sinks.tables import mot_text
-from mivolo.structures import PERSON, Detections
+from mivolo.core.atomic import write_bytes_atomic, write_json_atomic
+from mivolo.core.config import PipelineConfig, TrackerConfig
+from mivolo.core.errors import UserError
+from mivolo.core.structures import PERSON, Detections
+from mivolo.sinks.tracks import interpolate_gaps, mot_text
 
 log = logging.getLogger(__name__)
 MIN_FRAMES = 3
@@ -97,10 +97,11 @@ def _frames(seq: Sequence):  # noqa: ANN202
 
 def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpolate: int = 0) -> tuple[np.ndarray, dict]:
     """MOT rows of one tracking run over cached detections, and its timings."""
-    from mivolo.mot_eval import interpolate_gaps
+    from reid_models import load_custom_reid
     from tracking import Tracker
 
-    tracker = Tracker(TrackerConfig(tracker=tracker_yaml, reid_weights=reid), seq.fps, reid_from_yaml=reid is not None)
+    tracker = Tracker(TrackerConfig(tracker=tracker_yaml, reid_weights=reid), seq.fps, reid_from_yaml=reid is not None,
+                      reid_loader=load_custom_reid)
     rows, spent = [], 0.0
     for index, (boxes, image) in enumerate(zip(seq.boxes, _frames(seq), strict=False)):
         dets = Detections.from_boxes(boxes[:, :4], boxes[:, 4], PERSON)
@@ -122,7 +123,7 @@ def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpola
 
 
 def run_compare(config: PipelineConfig, models: list[str], gt: str | None, interpolate: int) -> dict:
-    from mivolo.mot_eval import evaluate_mot
+    from mivolo.evaluation.mot import evaluate_mot
 
     out_dir = Path(config.output.dir)
     out_dir.mkdir(parents=True, exist_ok=True)

