@@ -90,6 +90,7 @@ def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", 
 
     from benchmarks.stacks import MOT, FrameSource, InjectedDetector, mot17_boxes, run_stack, synthetic_frames
     from mivolo import Pipeline
+    from mivolo.detection import build_detector
     from mivolo.detection.ultralytics_yolo import save_random_yolo
     from mivolo.estimation.mivolo_net import save_random_checkpoint
 
@@ -102,13 +103,13 @@ def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", 
                   estimator={"checkpoint": str(mivolo), "with_persons": True},
                   tracker={"tracker": "botsort.yaml", "reid_weights": str(osnet)},
                   runtime={"device": device, "half": half})
-    pipeline = Pipeline(cfg)
     boxes = mot17_boxes() if (MOT / "gt" / "gt.txt").is_file() else None
     if boxes is None:
         from benchmarks.stacks import crowd_boxes
 
         boxes = crowd_boxes(20, frames)
-    pipeline.detector = InjectedDetector(pipeline.detector, lambda k: boxes[k % len(boxes)])
+    pipeline = Pipeline(cfg, detector=InjectedDetector(build_detector(cfg.detector, device, half),
+                                                       lambda k: boxes[k % len(boxes)]))
     images = [__import__("cv2").imread(str(p)) for p in sorted((MOT / "img1").glob("*.jpg"))] \
         if (MOT / "img1").is_dir() else synthetic_frames(1920, 1080)
     result = run_stack(pipeline, FrameSource(images, frames))
@@ -121,6 +122,7 @@ def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", 
 def bench_light_stack(work: Path, frames: int) -> dict | None:
     from benchmarks.stacks import MOT, FrameSource, InjectedDetector, mot17_boxes, run_stack
     from mivolo import Pipeline
+    from mivolo.detection import build_detector
 
     yolox = ROOT.parent / "shared" / "data" / "weights" / "yolox_nano.onnx"
     if not yolox.is_file() or not (MOT / "img1").is_dir():
@@ -128,9 +130,8 @@ def bench_light_stack(work: Path, frames: int) -> dict | None:
     import cv2
 
     cfg = _config(work / "light", detector={"weights": str(yolox)}, tracker={"tracker": "bytetrack.yaml"})
-    pipeline = Pipeline(cfg)
     boxes = mot17_boxes()
-    pipeline.detector = InjectedDetector(pipeline.detector, lambda k: boxes[k % len(boxes)])
+    pipeline = Pipeline(cfg, detector=InjectedDetector(build_detector(cfg.detector), lambda k: boxes[k % len(boxes)]))
     images = [cv2.imread(str(p)) for p in sorted((MOT / "img1").glob("*.jpg"))]
     return {"stack": "YOLOX-nano ONNX + offline age/gender + ByteTrack", "resolution": "1920x1080",
             "boxes": "MOT17-02 ground truth injected after the detector forward",
@@ -140,6 +141,7 @@ def bench_light_stack(work: Path, frames: int) -> dict | None:
 def bench_scaling(work: Path, quick: bool) -> list[dict]:
     from benchmarks.stacks import FrameSource, InjectedDetector, crowd_boxes, run_stack, synthetic_frames
     from mivolo import Pipeline
+    from mivolo.detection import build_detector
 
     images = synthetic_frames(1920, 1080, count=2)
     rows = []
@@ -147,8 +149,7 @@ def bench_scaling(work: Path, quick: bool) -> list[dict]:
         frames = 10 if quick else 30
         boxes = crowd_boxes(people, frames)
         cfg = _config(work / f"scale{people}", tracker={"tracker": "bytetrack.yaml"})
-        pipeline = Pipeline(cfg)
-        pipeline.detector = InjectedDetector(pipeline.detector, lambda k, b=boxes: b[k])
+        pipeline = Pipeline(cfg, detector=InjectedDetector(build_detector(cfg.detector), lambda k, b=boxes: b[k]))
         result = run_stack(pipeline, FrameSource(images, frames))
         rows.append({"people_in_frame": people, **result})
         print(f"scaling {people}: {result['stage_ms_per_frame']}", flush=True)
