@@ -220,10 +220,10 @@ def identity_matches(pred: np.ndarray, gt: np.ndarray, iou_min: float = SPAN_IOU
 def spanning_identities(pred: np.ndarray, gt: np.ndarray, min_frames: int = SPAN_MIN_FRAMES,
                         iou_min: float = SPAN_IOU) -> list[dict]:
     """Predicted identities matched to two or more gt people for at least ``min_frames`` frames each (see module
-    docstring): ``[{"id": pred id, "gt_frames": {gt id: frames, ...}}, ...]``, sorted by id."""
+    docstring): ``[{"id": pred id, "gt_frames": {"gt id": frames, ...}}, ...]``, sorted by id."""
     out = []
     for pid, per in sorted(identity_matches(pred, gt, iou_min).items()):
-        held = {g: n for g, n in sorted(per.items()) if n >= min_frames}
+        held = {str(g): n for g, n in sorted(per.items()) if n >= min_frames}  # str keys: JSON
         if len(held) >= 2:
             out.append({"id": pid, "gt_frames": held})
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from benchmarks.real import (
@@ -42,7 +43,8 @@ def test_an_identity_that_takes_over_a_second_person_spans_two():
     pred = np.vstack([_rows(range(1, 11), 7, 0.0), _rows(range(11, 21), 7, 100.0),
                       _rows(range(1, 11), 8, 100.0), _rows(range(11, 17), 9, 1.0)])
     spans = spanning_identities(pred, gt)
-    assert spans == [{"id": 7, "gt_frames": {1: 10, 2: 10}}]
+    assert spans == [{"id": 7, "gt_frames": {"1": 10, "2": 10}}]
+    assert orjson.loads(orjson.dumps(spans)) == spans  # written to real.json as is
     # a one-frame flicker onto another person does not count; neither do boxes with IoU < 0.5
     flicker = np.vstack([_rows(range(1, 20), 5, 0.0), _rows([20], 5, 100.0)])
     assert spanning_identities(flicker, gt) == []
