@@ -43,13 +43,17 @@ def test_an_identity_that_takes_over_a_second_person_spans_two():
     pred = np.vstack([_rows(range(1, 11), 7, 0.0), _rows(range(11, 21), 7, 100.0),
                       _rows(range(1, 11), 8, 100.0), _rows(range(11, 17), 9, 1.0)])
     spans = spanning_identities(pred, gt)
-    assert spans == [{"id": 7, "gt_frames": {"1": 10, "2": 10}}]
+    assert spans == [{"id": 7, "gt_frames": {"1": 10, "2": 10}, "gt_coexist": True}]
     assert orjson.loads(orjson.dumps(spans)) == spans  # written to real.json as is
     # a one-frame flicker onto another person does not count; neither do boxes with IoU < 0.5
     flicker = np.vstack([_rows(range(1, 20), 5, 0.0), _rows([20], 5, 100.0)])
     assert spanning_identities(flicker, gt) == []
     far = np.vstack([_rows(range(1, 11), 6, 15.0), _rows(range(11, 21), 6, 115.0)])  # IoU 1/7 with each
     assert spanning_identities(far, gt) == []
+    # two gt people who never share a frame: still spanning, flagged as not certainly two people
+    seq = np.vstack([_rows(range(1, 11), 1, 0.0), _rows(range(11, 21), 2, 100.0)])
+    assert spanning_identities(pred[pred[:, 1] == 7], seq) == [{"id": 7, "gt_frames": {"1": 10, "2": 10},
+                                                                "gt_coexist": False}]
     # Hungarian per frame: two predicted boxes on the same person are not both matched to it
     dup = np.vstack([_rows(range(1, 11), 3, 0.0), _rows(range(1, 11), 4, 1.0), _rows(range(11, 21), 4, 100.0)])
     assert spanning_identities(dup, gt) == []
