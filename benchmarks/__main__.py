@@ -13,6 +13,8 @@ Stacks (per-stage ms/frame, fps, overhead = end-to-end time / time of the model 
 Scaling: 5..200 synthetic people per 1080p frame, offline stack with injected boxes: which stage grows.
 Memory: peak RSS of a looping 720p stream for two lengths (separate processes).
 Accuracy (when ../shared/data is there): offline age/gender on the UTKFace sample; trackers on MOT17-02.
+Real (when ../shared/data/real is there): the CLI on real clips with ground truth, every stack - count error,
+HOTA/MOTA/IDF1, identities spanning two people, gender; also ``python -m benchmarks.real`` (real.json, real.md).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+PARTS = ["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy", "real"]
 
 
 def _commit() -> str:
@@ -267,6 +270,18 @@ def summary_markdown(result: dict) -> str:
         lines += ["", "| MOT17-02 public detections | HOTA | MOTA | IDF1 | IDSW |", "|---|---|---|---|---|"]
         lines += [f"| {name} | {m['HOTA']} | {m['MOTA']} | {m['IDF1']} | {m['IDSW']} |"
                   for name, m in accuracy["mot17_02_public_detections"].items()]
+    if result.get("real"):
+        lines += ["", "| real clip | stack | count / people | HOTA | MOTA | IDF1 | spans 2 | gender R/W/U | fps |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in result["real"]:
+            if "error" in r:
+                lines.append(f"| {r['clip']} | {r['stack']} | failed: {r['error']} | | | | | | |")
+                continue
+            g = r.get("gender")
+            gender = f"{g['right']}/{g['wrong']}/{g['unknown']}" if g else "–"
+            lines.append(f"| {r['clip']} | {r['stack']} | {r['count']} / {r['people']} | {r.get('HOTA', '–')} | "
+                         f"{r.get('MOTA', '–')} | {r.get('IDF1', '–')} | {r.get('spanning', '–')} | {gender} | "
+                         f"{r['fps']} |")
     if result.get("mivolo"):
         mivolo = result["mivolo"]
         lines += ["", f"MiVOLO ms/crop by batch ({mivolo['device']}): {mivolo['ms_per_crop_by_batch']}"]
@@ -279,11 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-minutes", type=float, nargs="*", default=None,
                         help="memory part: lengths of the looping stream (default 0.5 2; quick: 0.05 0.1)")
     parser.add_argument("--frames", type=int, default=None, help="frames for the seed/light stacks")
-    parser.add_argument("--only", choices=["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy"],
-                        nargs="*")
+    parser.add_argument("--only", choices=PARTS, nargs="*")
     parser.add_argument("--device", default="cpu", help="device for the seed stack and the MiVOLO part")
     parser.add_argument("--half", action="store_true", help="fp16 for the seed stack and the MiVOLO part (CUDA)")
     parser.add_argument("--output", type=Path, default=None, help="result JSON (default benchmarks/results/...)")
+    parser.add_argument("--detector-weights", type=Path, nargs="*", default=None,
+                        help="real part: extra stacks, one per detector weights file")
+    parser.add_argument("--sequence", type=Path, nargs="*", default=None,
+                        help="real part: extra MOTChallenge sequence folders")
     parser.add_argument("--one-stream", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -294,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.one_stream is not None:  # child process for one memory measurement
             print(orjson.dumps(bench_stream_memory(args.one_stream, work)).decode())
             return 0
-        parts = set(args.only or ["offline", "seed", "light", "scaling", "memory", "mivolo", "accuracy"])
+        parts = set(args.only or PARTS)
         frames = args.frames or (6 if args.quick else 40)
         result: dict = {"quick": args.quick, "meta": meta()}
         if "offline" in parts:
@@ -311,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
             result["memory"] = _memory_rows(args.stream_minutes or ([0.05, 0.1] if args.quick else [0.5, 2.0]))
         if "accuracy" in parts and not args.quick:
             result["accuracy"] = bench_accuracy(work)
+        if "real" in parts:  # writes its own real.json/real.md (quick: into a temporary folder)
+            from benchmarks.real import run as run_real
+
+            real = run_real(args.quick, detector_weights=args.detector_weights, sequences=args.sequence)
+            result["real"] = real["runs"] if real else None
         if "mivolo" in parts:
             result["mivolo"] = bench_mivolo(work, args.device, args.half, repeats=1 if args.quick else 3,
                                             batches=(1, 8) if args.quick else (1, 8, 32))

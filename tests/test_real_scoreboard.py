@@ -1,0 +1,107 @@
+"""Scoring of the real-footage scoreboard (benchmarks/real.py) on tiny synthetic inputs, and (slow) one real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from benchmarks.real import (
+    REAL,
+    count_error,
+    gender_by_position,
+    gender_multiset,
+    gt_pedestrians,
+    slots_left_to_right,
+    spanning_identities,
+)
+
+
+def _rows(frames, tid, x, y=10.0, w=20.0, h=40.0):  # noqa: ANN001, ANN202
+    return np.array([[f, tid, x, y, w, h, 1, 1, 1] for f in frames], dtype=float)
+
+
+def test_count_error_is_signed_and_in_percent_of_people():
+    assert count_error(12, 10) == {"count_error": 2, "count_error_pct": 20.0}
+    assert count_error(7, 10) == {"count_error": -3, "count_error_pct": -30.0}
+    assert count_error(3, 0) == {"count_error": 3, "count_error_pct": None}
+
+
+def test_gt_rows_that_count():
+    gt = np.array([[1, 1, 0, 0, 5, 5, 1, 1, 1],  # pedestrian
+                   [1, 2, 0, 0, 5, 5, 0, 1, 1],  # not considered
+                   [1, 3, 0, 0, 5, 5, 1, 7, 1],  # static person class
+                   [9, 4, 0, 0, 5, 5, 1, 1, 1]], float)  # beyond the frames processed
+    assert gt_pedestrians(gt, frames=5)[:, 1].tolist() == [1]
+
+
+def test_an_identity_that_takes_over_a_second_person_spans_two():
+    # gt: person 1 at x=0 (frames 1-20), person 2 at x=100 (frames 1-20)
+    gt = np.vstack([_rows(range(1, 21), 1, 0.0), _rows(range(1, 21), 2, 100.0)])
+    # pred id 7 follows person 1 for frames 1-10 then jumps to person 2 for 11-20 (an id switch);
+    # id 8 follows person 2 for 1-10 only; id 9 is person 1 for 11-16 but also 3 frames of person 2 (below 5)
+    pred = np.vstack([_rows(range(1, 11), 7, 0.0), _rows(range(11, 21), 7, 100.0),
+                      _rows(range(1, 11), 8, 100.0), _rows(range(11, 17), 9, 1.0)])
+    spans = spanning_identities(pred, gt)
+    assert spans == [{"id": 7, "gt_frames": {"1": 10, "2": 10}, "gt_coexist": True}]
+    assert orjson.loads(orjson.dumps(spans)) == spans  # written to real.json as is
+    # a one-frame flicker onto another person does not count; neither do boxes with IoU < 0.5
+    flicker = np.vstack([_rows(range(1, 20), 5, 0.0), _rows([20], 5, 100.0)])
+    assert spanning_identities(flicker, gt) == []
+    far = np.vstack([_rows(range(1, 11), 6, 15.0), _rows(range(11, 21), 6, 115.0)])  # IoU 1/7 with each
+    assert spanning_identities(far, gt) == []
+    # two gt people who never share a frame: still spanning, flagged as not certainly two people
+    seq = np.vstack([_rows(range(1, 11), 1, 0.0), _rows(range(11, 21), 2, 100.0)])
+    assert spanning_identities(pred[pred[:, 1] == 7], seq) == [{"id": 7, "gt_frames": {"1": 10, "2": 10},
+                                                                "gt_coexist": False}]
+    # Hungarian per frame: two predicted boxes on the same person are not both matched to it
+    dup = np.vstack([_rows(range(1, 11), 3, 0.0), _rows(range(1, 11), 4, 1.0), _rows(range(11, 21), 4, 100.0)])
+    assert spanning_identities(dup, gt) == []
+
+
+def test_gender_by_left_to_right_slot():
+    labels = ["female", "male"]  # left, right; both people stand right of the frame centre (as in the GIF)
+    ids = [{"id": 1, "gender": "female", "x": 256.0, "frames": 30},
+           {"id": 2, "gender": "female", "x": 310.0, "frames": 30},  # the man, said female
+           {"id": 3, "gender": "male", "x": 300.0, "frames": 3}]  # a short fragment of him, right
+    g = gender_by_position(labels, ids, 480)
+    assert (g["right"], g["wrong"], g["unknown"]) == (1, 1, 0)
+    assert [p["id"] for p in g["people"]] == [1, 2]
+    assert [p["identities_in_slot"] for p in g["people"]] == [[1], [2, 3]]
+    assert g["per_identity"] == {"right": 2, "wrong": 1, "unknown": 0}
+    # null gender and empty slots are unknown, never right
+    g = gender_by_position(["female", "male", "female"], [{"id": 4, "gender": None, "x": 50.0, "frames": 9}], 600)
+    assert (g["right"], g["wrong"], g["unknown"]) == (0, 0, 3)
+    assert g["people"][0]["id"] == 4  # the one identity, far left, is the left person
+    # fewer identities than people: the order-keeping nearest slots (here the middle and the right person)
+    g = gender_by_position(["female", "male", "female"], [{"id": 5, "gender": "male", "x": 290.0, "frames": 9},
+                                                          {"id": 6, "gender": "female", "x": 560.0, "frames": 9}], 600)
+    assert [p["id"] for p in g["people"]] == [None, 5, 6] and (g["right"], g["unknown"]) == (2, 1)
+
+
+def test_slots_keep_fragments_with_their_person():
+    xs = [100.0, 105.0, 300.0, 310.0, 500.0]  # person A in two fragments, B in two, C in one
+    assert slots_left_to_right(xs, [20, 5, 20, 5, 20], 3, 600) == [0, 0, 1, 1, 2]
+    assert slots_left_to_right(xs[::-1], [20, 5, 20, 5, 20][::-1], 3, 600) == [2, 1, 1, 0, 0]
+
+
+def test_gender_multiset():
+    m = gender_multiset(["female", "male", "female"], ["female", "male", "male", None])
+    assert (m["right"], m["wrong"], m["unknown"]) == (2, 1, 0)
+    m = gender_multiset(["female", "male"], [None, None])
+    assert (m["right"], m["wrong"], m["unknown"]) == (0, 0, 2)
+
+
+@pytest.mark.slow
+def test_quick_real_scoreboard_runs(tmp_path):
+    if not REAL.is_dir():
+        pytest.skip("../shared/data/real is not present")
+    from benchmarks.real import run
+
+    result = run(quick=True, stacks=["default"], output_dir=tmp_path, max_frames=8)
+    assert result is not None and (tmp_path / "real.json").is_file() and (tmp_path / "real.md").is_file()
+    for row in result["runs"]:
+        assert "error" not in row, row
+        assert row["frames"] == 8 and row["fps"] > 0 and row["people"] > 0
+    pets = [r for r in result["runs"] if "HOTA" in r]
+    assert pets and all(0 <= r["HOTA"] <= 100 for r in pets)
