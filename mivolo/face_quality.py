@@ -41,10 +41,10 @@ class Reason(IntEnum):
 class FaceQualityConfig:
     """Thresholds of the gate; defaults calibrated in ``benchmarks/face_gate.py`` (results/face_gate.json)."""
 
-    min_face_px: float = 24.0  # shorter side of the face box, in image pixels
+    min_face_px: float = 20.0  # shorter side of the face box, in image pixels (EstimatorConfig.min_face_px)
     # sharpness: variance of the Laplacian of the face resized to sharp_px x sharp_px grey, over the grey variance
     sharp_px: int = 32
-    min_sharpness: float = 0.02
+    min_sharpness: float = 0.1  # real faces >= 0.12 (5th pct, 20 px); Gaussian blur sigma 4% of width ~0.07
     # dlib HOG frontal-face check on a crop scaled so that the face box's longer side is hog_face_px
     use_hog: bool = True
     hog_face_px: int = 100
@@ -169,8 +169,8 @@ class FaceQualityGate:
                 q.reason[i] = Reason.BLURRY
                 continue
             self._check_face(image_bgr, face_xyxy[i], q, i)
-        size_factor = np.clip(np.minimum(w, h) / (2 * c.min_face_px), 0, 1)
-        sharp_factor = np.clip(q.sharpness / (2 * c.min_sharpness), 0, 1)
+        size_factor = np.clip(np.minimum(w, h) / max(2 * c.min_face_px, 1e-6), 0, 1)
+        sharp_factor = np.clip(q.sharpness / max(2 * c.min_sharpness, 1e-6), 0, 1)
         hog_factor = 1 / (1 + np.exp(-4 * (np.maximum(q.hog, -10) - c.hog_threshold))) if c.use_hog else 1.0
         q.score = (size_factor * sharp_factor * hog_factor).astype(np.float32)
         q.ok = q.reason == Reason.OK
