@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
 
     detector = BlazeFaceDetector("back", conf=0.5)
 
-    def find_face(image):  # noqa: ANN001, ANN202
+    def find_face(image):
         boxes, scores = detector(image)
         return boxes[int(np.argmax(scores))].astype(np.float64) if len(boxes) else None
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> dict:
                      disable_faces=args.disable_faces)
         name = f"MiVOLO {Path(args.checkpoint).name}"
 
-        def predict(batch):  # noqa: ANN001, ANN202
+        def predict(batch):
             faces, bodies = [], []
             for image, sample in batch:
                 face_box = sample.face if sample.face is not None else np.full(4, np.nan)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict:
         model = OfflineAgeGender(min_face_px=8)
         name = model.name
 
-        def predict(batch):  # noqa: ANN001, ANN202
+        def predict(batch):
             out = []
             for image, sample in batch:
                 ages, male, _ = model.predict_faces(image, sample.face[None])

@@ -45,7 +45,7 @@ def catalog_table(cached: set[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def recommend(goal: str):  # noqa: ANN201
+def recommend(goal: str):
     from reid_models import CATALOG
 
     scored = [m for m in CATALOG if m.rank1 is not None and m.evaluated_on == "market1501"]

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT.parent / "shared" / "data" / "weights"
 
 
-def _ms(fn, image: np.ndarray, repeats: int = 5) -> float:  # noqa: ANN001
+def _ms(fn, image: np.ndarray, repeats: int = 5) -> float:
     fn(image)
     times = []
     for _ in range(repeats):

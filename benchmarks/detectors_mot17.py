@@ -23,7 +23,7 @@ MOT = DATA / "mot" / "MOT17-02-FRCNN"
 WEIGHTS = DATA / "weights"
 
 
-def _timed(fn, images):  # noqa: ANN001, ANN202
+def _timed(fn, images):
     fn(images[0])  # warm-up
     start = time.perf_counter()
     out = [fn(img) for img in images]

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import orjson
 
-from mivolo.face_quality import FaceQualityConfig, FaceQualityGate, Reason
+from mivolo.detection.face_quality import FaceQualityConfig, FaceQualityGate, Reason
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

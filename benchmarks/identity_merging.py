@@ -19,7 +19,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _motmetrics():  # noqa: ANN202
+def _motmetrics():
     """py-motmetrics 1.4 still calls np.asfarray, removed in NumPy 2: give it the equivalent."""
     if not hasattr(np, "asfarray"):
         np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)  # type: ignore[attr-defined]

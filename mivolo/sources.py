@@ -269,20 +269,14 @@ def _check_url(text: str) -> str:
 
 
 def open_source(config: SourceConfig) -> Source:
+    """The source for ``config.input``: webcam index, URL, folder, image or video file (UserError if unusable)."""
     text = config.input.strip()
     if not text:
         raise UserError("no input given (--input FILE, FOLDER, URL or webcam index)")
     if text.isdigit():
         return VideoSource(int(text), "webcam", f"webcam{text}", config)
     if "://" in text:
-        scheme = _check_url(text)
-        name = urlparse(text).netloc
-        suffix = Path(urlparse(text).path).suffix.lower()
-        if scheme in STREAM_SCHEMES or suffix in LIVE_SUFFIXES:
-            return VideoSource(text, "stream", name, config)
-        if suffix in VIDEO_SUFFIXES:  # a video file over HTTP: read to its end, once
-            return VideoSource(text, "url", name, config)
-        return VideoSource(resolve_with_ytdlp(text), "url", name, config)
+        return _open_url(text, config)
     path = Path(text).expanduser()
     if not path.exists():
         raise UserError(f"input not found: {path}")
@@ -295,12 +289,31 @@ def open_source(config: SourceConfig) -> Source:
     if path.stat().st_size == 0:
         raise UserError(f"input file is empty: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        image = read_image(path)
-        if image is None:
-            raise UserError(f"cannot decode image {path}")
-        if min(image.shape[:2]) < 2:
-            raise UserError(f"image {path} is {image.shape[1]}x{image.shape[0]} pixels: too small to hold a person")
-        return ImageSource([path], config.fps or DEFAULT_FOLDER_FPS, False, "image", path.stem)
+        return _open_image(path, config)
+    return _open_video_file(path, config)
+
+
+def _open_url(text: str, config: SourceConfig) -> Source:
+    scheme = _check_url(text)
+    name = urlparse(text).netloc
+    suffix = Path(urlparse(text).path).suffix.lower()
+    if scheme in STREAM_SCHEMES or suffix in LIVE_SUFFIXES:
+        return VideoSource(text, "stream", name, config)
+    if suffix in VIDEO_SUFFIXES:  # a video file over HTTP: read to its end, once
+        return VideoSource(text, "url", name, config)
+    return VideoSource(resolve_with_ytdlp(text), "url", name, config)
+
+
+def _open_image(path: Path, config: SourceConfig) -> Source:
+    image = read_image(path)
+    if image is None:
+        raise UserError(f"cannot decode image {path}")
+    if min(image.shape[:2]) < 2:
+        raise UserError(f"image {path} is {image.shape[1]}x{image.shape[0]} pixels: too small to hold a person")
+    return ImageSource([path], config.fps or DEFAULT_FOLDER_FPS, False, "image", path.stem)
+
+
+def _open_video_file(path: Path, config: SourceConfig) -> Source:
     source = VideoSource(str(path), "video", path.stem, config)
     ok, _ = source.capture.read()
     if not ok:

@@ -22,7 +22,7 @@ HEIGHT, WIDTH = 256, 128
 PREFIX = "image_encoder."
 
 
-def _vision_tower(grid: tuple[int, int], stride: int):  # noqa: ANN202
+def _vision_tower(grid: tuple[int, int], stride: int):
     import open_clip
 
     model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None,
@@ -33,7 +33,7 @@ def _vision_tower(grid: tuple[int, int], stride: int):  # noqa: ANN202
 def is_clip_reid_checkpoint(path: Path) -> bool:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - anything unreadable is simply not one
+    except Exception:
         return False
     state = data.get("state_dict", data) if isinstance(data, dict) else {}
     return any(str(k).removeprefix("module.").startswith(PREFIX + "conv1") for k in state)
@@ -48,7 +48,7 @@ class CLIPReID:
         path = Path(path)
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise UserError(f"cannot read CLIP-ReID checkpoint {path}: {str(exc).splitlines()[0][:160]}") from None
         state = data.get("state_dict", data) if isinstance(data, dict) else {}
         visual = {k.removeprefix("module.")[len(PREFIX):]: v for k, v in state.items()

@@ -68,40 +68,10 @@ def download(model: ReIDModel, folder: Path | None = None, progress: bool = True
     target = folder / model.filename
     partial = folder / f".{model.filename}.part"
     start = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url or model.url, headers={"User-Agent": "mivolo-crowd"})
-    if start:
-        request.add_header("Range", f"bytes={start}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 - catalog/https or test URLs
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and start:  # already complete
-            response = None
-        else:
-            raise UserError(f"cannot download {model.name}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UserError(f"cannot download {model.name}: {reason} (offline? download it elsewhere and pass the file "
-                        "path to --reid-weights)") from None
+    response = _open_download(model, url or model.url, start)
     if response is not None:
         with response:
-            if "text/html" in (response.headers.get("Content-Type") or ""):
-                raise UserError(f"cannot download {model.name}: the server sent a web page, not the model (Google "
-                                f"Drive confirmation or quota page); fetch {model.url} in a browser and pass the file")
-            resumed = response.status == 206
-            total = response.headers.get("Content-Length")
-            total_bytes = int(total) + (start if resumed else 0) if total else model.size_bytes
-            bar = _progress_bar(model.name, total_bytes, start if resumed else 0) if progress else None
-            try:
-                with open(partial, "ab" if resumed else "wb") as handle:
-                    for block in iter(lambda: response.read(CHUNK), b""):
-                        handle.write(block)
-                        if bar is not None:
-                            bar.update(len(block))
-            except (OSError, TimeoutError) as exc:
-                raise UserError(f"download of {model.name} interrupted ({exc}); run it again to resume") from None
-            finally:
-                if bar is not None:
-                    bar.close()
+            _receive(model, response, partial, start, progress)
     digest = sha256_of(partial)
     expected = expected_hash(model, folder)
     if expected and digest != expected:
@@ -115,7 +85,46 @@ def download(model: ReIDModel, folder: Path | None = None, progress: bool = True
     return target
 
 
-def _progress_bar(name: str, total: int | None, initial: int):  # noqa: ANN202
+def _open_download(model: ReIDModel, url: str, start: int):  # -> http.client.HTTPResponse | None
+    """The server's response from byte ``start`` on; None when a resumed file is already complete."""
+    request = urllib.request.Request(url, headers={"User-Agent": "mivolo-crowd"})
+    if start:
+        request.add_header("Range", f"bytes={start}-")
+    try:
+        return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and start:  # already complete
+            return None
+        raise UserError(f"cannot download {model.name}: the server answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"cannot download {model.name}: {reason} (offline? download it elsewhere and pass the file "
+                        "path to --reid-weights)") from None
+
+
+def _receive(model: ReIDModel, response, partial: Path, start: int, progress: bool) -> None:
+    """Append (resumed, HTTP 206) or write the body into ``partial``, with a progress bar."""
+    if "text/html" in (response.headers.get("Content-Type") or ""):
+        raise UserError(f"cannot download {model.name}: the server sent a web page, not the model (Google "
+                        f"Drive confirmation or quota page); fetch {model.url} in a browser and pass the file")
+    resumed = response.status == 206
+    total = response.headers.get("Content-Length")
+    total_bytes = int(total) + (start if resumed else 0) if total else model.size_bytes
+    bar = _progress_bar(model.name, total_bytes, start if resumed else 0) if progress else None
+    try:
+        with open(partial, "ab" if resumed else "wb") as handle:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                handle.write(block)
+                if bar is not None:
+                    bar.update(len(block))
+    except (OSError, TimeoutError) as exc:
+        raise UserError(f"download of {model.name} interrupted ({exc}); run it again to resume") from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _progress_bar(name: str, total: int | None, initial: int):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="B", unit_scale=True, desc=name, leave=False)

@@ -23,3 +23,13 @@ def test_quick_benchmark_writes_a_complete_result(tmp_path):
     assert len(result["memory"]) == 2 and all(r["peak_rss_mb"] > 0 for r in result["memory"])
     assert set(result["mivolo"]["ms_per_crop_by_batch"]) == {"1", "8"}
     assert "| offline |" in out.with_suffix(".md").read_text()
+    assert all(result[key]["overhead_pct"] is not None for key in ("offline", "seed"))  # one unit: percent
+
+
+def test_quick_mode_leaves_no_files_in_the_results_folder(capsys):
+    from benchmarks.__main__ import RESULTS
+
+    before = sorted(p.name for p in RESULTS.iterdir())
+    assert main(["--quick", "--only", "accuracy"]) == 0  # accuracy is skipped in quick mode: a fast, empty run
+    assert sorted(p.name for p in RESULTS.iterdir()) == before
+    assert "written: " in capsys.readouterr().out

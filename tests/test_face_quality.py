@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("dlib")
 
-from mivolo.face_quality import FaceQualityConfig, FaceQualityGate, Reason, in_head_region  # noqa: E402
+from mivolo.detection.face_quality import FaceQualityConfig, FaceQualityGate, Reason, in_head_region
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 UTK = SHARED / "faces" / "utkface_sample"

@@ -17,7 +17,7 @@ from benchmarks.real import (
 )
 
 
-def _rows(frames, tid, x, y=10.0, w=20.0, h=40.0):  # noqa: ANN001, ANN202
+def _rows(frames, tid, x, y=10.0, w=20.0, h=40.0):
     return np.array([[f, tid, x, y, w, h, 1, 1, 1] for f in frames], dtype=float)
 
 

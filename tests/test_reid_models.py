@@ -24,7 +24,7 @@ class RangeHandler(BaseHTTPRequestHandler):
 
     requests_seen: list[str | None] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         RangeHandler.requests_seen.append(self.headers.get("Range"))
         if self.path == "/page":
             body = b"<html>quota exceeded</html>"

