@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/crowd.mp4
 OUT := outputs/demo
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test test-fast install lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ demo: $(STAMP) $(SAMPLE)
 	@echo "  demographics.json  identities.json  identities.csv  crops/  annotated.mp4  tracks.txt  run.json"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

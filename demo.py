@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also detect persons on an N x N grid of overlapping tiles (for large frames)")
     models.add_argument("--no-face-in-person", action="store_true",
                         help="do not search upscaled person crops for small faces")
+    models.add_argument("--no-face-gate", action="store_true",
+                        help="let every detected face vote for age/gender (also backs of heads, blurred faces)")
     models.add_argument("--person-conf", type=float, default=None, help="person detection threshold")
     models.add_argument("--face-conf", type=float, default=None, help="face detection threshold")
     models.add_argument("--imgsz", type=int, default=None, help="YOLO input size")
@@ -140,6 +142,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         cfg.merge.enabled = False
     if args.no_face_in_person:
         cfg.detector.face_in_person = False
+    if args.no_face_gate:
+        cfg.detector.face_gate = False
     if args.temporal_smoothing:
         cfg.settle.mode = "temporal"
     elif args.confidence_based:

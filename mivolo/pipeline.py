@@ -31,6 +31,7 @@ from mivolo.core.paths import ensure_writable_dir
 from mivolo.core.run import RunInfo, RunSummary
 from mivolo.core.structures import Detections, Frame
 from mivolo.detection import Detector, associate, build_detector
+from mivolo.detection.face_quality import FaceGate
 from mivolo.estimation import Estimator, build_estimator
 from mivolo.sinks.base import Sink
 from mivolo.sinks.crops import CropsSink
@@ -44,7 +45,7 @@ from tracking import Identities, MergeStep, Tracker
 from tracking.merging import Embedder
 
 log = logging.getLogger(__name__)
-STAGES = ("decode", "detect", "associate", "track", "merge", "age_gender", "settle", "sinks")
+STAGES = ("decode", "detect", "associate", "track", "face_gate", "merge", "age_gender", "settle", "sinks")
 __all__ = ["Pipeline", "RunSummary", "STAGES", "StageTimer", "default_sinks"]
 
 
@@ -171,7 +172,8 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, detector: Detector | None = None, estimator: Estimator | None = None,
-                 face_embedder: Embedder | None = None, sinks: Any = default_sinks) -> None:
+                 face_embedder: Embedder | None = None, face_gate: FaceGate | None = None,
+                 sinks: Any = default_sinks) -> None:
         configure_environment()
         config.validate()
         self.config = config
@@ -186,9 +188,11 @@ class Pipeline:
         self.detector = detector or build_detector(config.detector, self.device, config.runtime.half)
         self.estimator = estimator or build_estimator(config.estimator, self.device, config.runtime.half)
         self.embedder = face_embedder or (_build_face_embedder() if config.merge.enabled else None)
+        self.face_gate = face_gate if face_gate is not None else _build_face_gate(config)
         self.make_sinks = sinks
         self.models = {**self.detector.models, "age_gender": self.estimator.name,
-                       "face_embeddings": getattr(self.embedder, "name", "off") if self.embedder else "off"}
+                       "face_embeddings": getattr(self.embedder, "name", "off") if self.embedder else "off",
+                       "face_gate": self.face_gate.name if self.face_gate is not None else "off"}
         log.info("models: persons=%s, faces=%s, age/gender=%s", self.models["persons"], self.models["faces"],
                  self.models["age_gender"])
 
@@ -217,7 +221,8 @@ class Pipeline:
     def _start(self, source: Source, out_dir: Path) -> RunState:
         cfg = self.config
         independent = source.info.independent_frames
-        identities = Identities(cfg.settle, min_frames=1 if independent else None)
+        identities = Identities(cfg.settle, min_frames=1 if independent else None,
+                                min_votes=1 if independent else None)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if self.embedder is not None and not independent:
@@ -275,6 +280,11 @@ class Pipeline:
                 associate(dets)
             with timer("track"):
                 state.tracker.update(dets, frame.image)
+            with timer("face_gate"):
+                if self.face_gate is not None:
+                    ids, box_rows, _ = dets.identity_rows()
+                    wanted = [state.identities.needs_estimate(int(t)) for t in ids]
+                    self.face_gate(frame.image, dets, box_rows[np.asarray(wanted, dtype=bool)])
             with timer("merge"):
                 if state.merge is not None:
                     state.merge(frame.image, frame.time_s, dets)
@@ -307,6 +317,7 @@ class Pipeline:
         self._retire(state, None)
         for done in state.identities.finished:
             summary.records[int(done.row["id"])] = done.row
+        _warn_if_thresholds_hid_everything(state.identities, summary.records, self.config)
         summary.view = state.identities
         summary.stop_requested = stop.stop_requested
         summary.merging = state.merge.report() if state.merge is not None else {"enabled": False}
@@ -342,6 +353,17 @@ def _collect_finished(state: RunState, summary: RunSummary) -> None:
     state.identities.finished.clear()
 
 
+def _warn_if_thresholds_hid_everything(identities: Identities, records: dict[int, dict],
+                                       config: PipelineConfig) -> None:
+    """One warning line when --min-detection-conf turned away every estimate (else 0 men, 0 women looks real)."""
+    labelled = any(r["gender"] is not None or r["age"] is not None for r in records.values())
+    if records and not labelled and identities.estimates_below_detection_conf:
+        log.warning("no identity got an age or gender: --min-detection-conf %.2f turned away %d of %d estimates "
+                    "(highest detection score seen %.2f); lower it", config.settle.min_detection_conf,
+                    identities.estimates_below_detection_conf, identities.estimates_seen,
+                    identities.max_detection_conf)
+
+
 def _abort(sinks: Iterable[Sink | None]) -> None:
     for sink in sinks:
         if sink is not None:
@@ -362,6 +384,15 @@ def _build_face_embedder() -> Embedder | None:
     except (FileNotFoundError, ImportError, RuntimeError) as exc:
         log.warning("identity merging off: face embedding model unavailable (%s)", exc)
         return None
+
+
+def _build_face_gate(config: PipelineConfig) -> FaceGate | None:
+    if not config.detector.face_gate or config.detector.face_backend == "none":
+        return None
+    try:
+        return FaceGate()
+    except (FileNotFoundError, ImportError, RuntimeError) as exc:
+        raise UserError(f"face-quality gate unavailable ({exc}); run with --no-face-gate to go without it") from None
 
 
 def _set_threads(threads: int) -> None:

@@ -1,8 +1,10 @@
+
 """A long stream keeps per-identity state bounded: identities that are gone are written out and forgotten."""
 
 import json
 
 import cv2
+import pytest
 
 from mivolo import Pipeline, PipelineConfig
 from mivolo.core.structures import Frame
@@ -49,6 +51,7 @@ class LiveStateProbe:
         pass
 
 
+@pytest.mark.slow
 def test_state_does_not_grow_with_stream_length(sample_clip, tmp_path):
     clip, people = sample_clip
     config = PipelineConfig()

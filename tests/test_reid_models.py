@@ -157,6 +157,7 @@ def test_real_osnet_onnx_with_botsort(sample_clip, tmp_path):
     assert json.loads((out / "identities.json").read_text())["count"] == people
 
 
+@pytest.mark.slow
 def test_clip_reid_checkpoint_drives_botsort(sample_clip, tmp_path):
     from reid_models.clip_reid import CLIPReID, save_random_clip_reid
 

@@ -67,6 +67,7 @@ def test_malicious_reid_weights_do_not_run(evil):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_weights_of_the_wrong_kind(sample_clip, tmp_path):
     from mivolo.detection.ultralytics_yolo import save_random_yolo
     from mivolo.estimation.mivolo_net import save_random_checkpoint
@@ -88,6 +89,7 @@ def test_weights_of_the_wrong_kind(sample_clip, tmp_path):
     assert result.returncode == 2 and "no 'person' or 'face' class" in one_error_line(result)
 
 
+@pytest.mark.slow
 def test_ultralytics_person_face_checkpoint_runs_in_the_pipeline(sample_clip, tmp_path):
     from mivolo.detection.ultralytics_yolo import save_random_yolo
 
@@ -122,6 +124,7 @@ def test_sigterm_stops_cleanly_with_143(tmp_path):
     json.loads((out / "demographics.json").read_text())
 
 
+@pytest.mark.slow
 def test_disk_full_gives_a_clear_error_and_keeps_earlier_outputs(sample_clip, tmp_path):
     out = tmp_path / "out"
     clip = str(sample_clip[0])
@@ -135,6 +138,7 @@ def test_disk_full_gives_a_clear_error_and_keeps_earlier_outputs(sample_clip, tm
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
+@pytest.mark.slow
 def test_tiny_huge_and_changing_frames(tmp_path):
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), np.zeros((1, 1, 3), np.uint8))

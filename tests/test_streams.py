@@ -54,6 +54,7 @@ def http_server(sample_clip):
     httpd.server_close()
 
 
+@pytest.mark.slow
 def test_video_file_over_http_is_read_once(http_server, sample_clip, tmp_path):
     source = open_source(SourceConfig(input=http_server))
     assert source.info.kind == "url" and source.info.length and not source.info.rewindable

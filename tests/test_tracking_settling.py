@@ -63,15 +63,15 @@ def estimate(track_id: int, age: float, male_p: float, conf: float = 0.9, face_h
 
 def test_global_mode_is_a_weighted_mean_over_the_whole_track():
     ids = Identities(SettleConfig(mode="global"))
-    for i, (age, male) in enumerate([(30, 0.9), (40, 0.8), (35, 0.2)]):
+    for i, (age, male) in enumerate([(30, 0.9), (40, 0.8), (35, 0.2), (38, 0.85)]):
         ids.update(i, i / 10, IMAGE, estimate(7, age, male))
     label = ids.final_label(7)
     assert 30 < label.age < 40 and label.gender == "male"
-    assert ids.tracks[7].frames_seen == 3 and ids.tracks[7].votes == 3
+    assert ids.tracks[7].frames_seen == 4 and ids.tracks[7].votes == 4
 
 
 def test_confidence_mode_takes_the_best_scored_estimate():
-    ids = Identities(SettleConfig(mode="confidence"))
+    ids = Identities(SettleConfig(mode="confidence", min_votes=1, min_gender_agreement=0.5))  # the mode alone
     ids.update(0, 0.0, IMAGE, estimate(1, 20, 0.95, face_h=20))  # small face, low weight
     ids.update(1, 0.1, IMAGE, estimate(1, 50, 0.10, face_h=90))  # big sharp face wins
     label = ids.final_label(1)
@@ -87,7 +87,7 @@ def test_temporal_mode_follows_the_window():
 
 
 def test_low_confidence_detections_and_genders_do_not_vote():
-    ids = Identities(SettleConfig(min_detection_conf=0.5, min_gender_conf=0.7))
+    ids = Identities(SettleConfig(min_detection_conf=0.5, min_gender_conf=0.7, min_votes=1))
     ids.update(0, 0.0, IMAGE, estimate(1, 30, 0.9, conf=0.3))  # detection too weak
     ids.update(1, 0.1, IMAGE, estimate(1, 30, 0.6))  # gender too unsure: age counts, gender does not
     assert ids.tracks[1].votes == 1

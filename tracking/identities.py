@@ -33,6 +33,10 @@ class TrackState:
     male_wsum: float = 0.0
     gender_w: float = 0.0
     votes: int = 0
+    age_votes: int = 0
+    gender_votes: int = 0
+    male_votes_w: float = 0.0  # weight of the votes that said male (agreement between the faces)
+    female_votes_w: float = 0.0
     best_score: float = -1.0
     best_age: float | None = None
     best_male_p: float | None = None
@@ -88,11 +92,17 @@ class Identities:
     ``min_frames`` frames (fewer is detector noise) land in ``finished`` for the sinks to take.
     """
 
-    def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None) -> None:
+    def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None,
+                 min_votes: int | None = None) -> None:
+        """``min_frames`` / ``min_votes`` override the config (1 for separate images: one look is all there is)."""
         self.config = config
         self.tracks: dict[int, TrackState] = {}
         self.crop_margin = crop_margin
         self.min_frames = max(1, config.min_frames if min_frames is None else min_frames)
+        self.min_votes = max(1, config.min_votes if min_votes is None else min_votes)
+        self.estimates_seen = 0  # estimates offered to the vote, and those a --min-*-conf threshold turned away
+        self.estimates_below_detection_conf = 0
+        self.max_detection_conf = 0.0
         self.finished: list[FinishedIdentity] = []
         self.alias: dict[int, int] = {}  # merged id -> the identity it joined (flat: no chains)
 
@@ -128,7 +138,10 @@ class Identities:
         if np.isnan(age) and np.isnan(male_p):
             return
         det_conf = float(dets.conf[est_row])
+        self.estimates_seen += 1
+        self.max_detection_conf = max(self.max_detection_conf, det_conf)
         if det_conf < self.config.min_detection_conf:
+            self.estimates_below_detection_conf += 1
             return
         ag_conf = float(dets.age_gender_conf[est_row]) if not np.isnan(dets.age_gender_conf[est_row]) else 0.5
         size = 1.0
@@ -140,10 +153,16 @@ class Identities:
         if not np.isnan(age):
             state.age_wsum += weight * age
             state.age_w += weight
+            state.age_votes += 1
         gender_ok = not np.isnan(male_p) and max(male_p, 1 - male_p) >= self.config.min_gender_conf
         if gender_ok:
             state.male_wsum += weight * male_p
             state.gender_w += weight
+            state.gender_votes += 1
+            if male_p >= 0.5:
+                state.male_votes_w += weight
+            else:
+                state.female_votes_w += weight
         score = weight
         if score > state.best_score and gender_ok:
             state.best_score, state.best_age, state.best_male_p = score, (None if np.isnan(age) else age), male_p
@@ -180,7 +199,7 @@ class Identities:
             age = float(np.average(values[age_ok, 0], weights=values[age_ok, 2])) if age_ok.any() and \
                 values[age_ok, 2].sum() > 0 else None
             g_ok = ~np.isnan(values[:, 1])
-            if g_ok.any() and values[g_ok, 2].sum() > 0:
+            if g_ok.sum() >= self.min_votes and values[g_ok, 2].sum() > 0:
                 gender, conf = _gender_from_mean(float(np.average(values[g_ok, 1], weights=values[g_ok, 2])))
             else:
                 gender, conf = None, 0.0
@@ -191,14 +210,26 @@ class Identities:
         return self.final_label_of(self.tracks[track_id])
 
     def final_label_of(self, state: TrackState) -> Label:
-        if self.config.mode == "confidence":
-            if state.best_male_p is None:
-                return Label(state.age_wsum / state.age_w if state.age_w > 0 else None, None, 0.0)
+        """The settled label; age and gender stay None (unknown) without enough good evidence (``settled``)."""
+        age = state.age_wsum / state.age_w if state.age_w > 0 and state.age_votes >= self.min_votes else None
+        if not self.gender_settled(state):
+            return Label(age, None, 0.0)
+        if self.config.mode == "confidence" and state.best_male_p is not None:
             gender = "male" if state.best_male_p >= 0.5 else "female"
-            return Label(state.best_age, gender, max(state.best_male_p, 1 - state.best_male_p))
-        age = state.age_wsum / state.age_w if state.age_w > 0 else None
-        gender, conf = _gender_from_mean(state.male_wsum / state.gender_w) if state.gender_w > 0 else (None, 0.0)
+            return Label(state.best_age if age is not None else None, gender,
+                         max(state.best_male_p, 1 - state.best_male_p))
+        gender, conf = _gender_from_mean(state.male_wsum / state.gender_w)
         return Label(age, gender, conf)
+
+    def gender_settled(self, state: TrackState) -> bool:
+        """Enough good evidence for a gender: ``min_votes`` estimates that passed the thresholds, faces that agree
+        (the weight of the majority side at least ``min_gender_agreement``) and a mean probability at least
+        ``min_gender_conf`` away from a coin toss."""
+        if state.gender_votes < self.min_votes or state.gender_w <= 0:
+            return False
+        agreement = max(state.male_votes_w, state.female_votes_w) / (state.male_votes_w + state.female_votes_w)
+        mean = state.male_wsum / state.gender_w
+        return agreement >= self.config.min_gender_agreement and max(mean, 1 - mean) >= self.config.min_gender_conf
 
     def final_ids(self, ids: np.ndarray) -> np.ndarray:
         """(K,) ids written earlier -> (K,) the identity each one ended up in (after later merges)."""
@@ -232,6 +263,10 @@ class Identities:
         target.male_wsum += source.male_wsum
         target.gender_w += source.gender_w
         target.votes += source.votes
+        target.age_votes += source.age_votes
+        target.gender_votes += source.gender_votes
+        target.male_votes_w += source.male_votes_w
+        target.female_votes_w += source.female_votes_w
         if source.best_score > target.best_score:
             target.best_score, target.best_age, target.best_male_p = source.best_score, source.best_age, \
                 source.best_male_p

@@ -39,6 +39,7 @@ class DetectorConfig:
     face_in_person: bool = True  # also look for faces inside upscaled person crops
     face_crop_model: str = "short"  # BlazeFace model for person crops: short (128 px input) | back (256 px)
     face_crop_size: int = 256  # person crops are scaled so their upper part is this tall
+    face_gate: bool = True  # only real, frontal, sharp faces vote for age/gender or sign for merging
     skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
 
 
@@ -65,6 +66,8 @@ class SettleConfig:
     min_detection_conf: float = 0.5
     min_gender_conf: float = 0.6
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
+    min_votes: int = 3  # an age or a gender needs at least this many good estimates (else unknown)
+    min_gender_agreement: float = 0.75  # share (by weight) of the votes that must agree on the gender
     min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
     forget_after_s: float = 60.0  # identities unseen this long are finalised and leave memory
 
@@ -135,6 +138,8 @@ class PipelineConfig:
             (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
             (self.tracker.interpolate >= 0, "--interpolate must be 0 or more"),
             (self.settle.votes_to_settle >= 1, "settle.votes_to_settle must be at least 1"),
+            (self.settle.min_votes >= 1, "settle.min_votes must be at least 1"),
+            (0.5 <= self.settle.min_gender_agreement <= 1, "settle.min_gender_agreement must be between 0.5 and 1"),
             (-1 <= self.merge.threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
         ]

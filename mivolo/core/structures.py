@@ -8,6 +8,7 @@ import numpy as np
 
 PERSON = 0
 FACE = 1
+UNCHECKED, REJECTED, ACCEPTED = -1, 0, 1  # face_ok values
 CLASS_NAMES = {PERSON: "person", FACE: "face"}
 
 
@@ -31,8 +32,10 @@ class Detections:
     ``xyxy (N, 4) float32`` pixels; ``conf (N,) float32``; ``cls (N,) int16`` (PERSON / FACE);
     ``track_id (N,) int64`` (-1 until tracked; identity ids after the merge step); ``pair (N,) int64`` the row of
     the matched face (for a person) or person (for a face), -1 if none; ``age``, ``gender_p`` (probability of
-    male) and ``age_gender_conf`` ``(N,) float32``, NaN where not estimated. Stages add columns by writing into
-    the arrays; nobody keeps Python objects per box. Columns are checked on construction.
+    male) and ``age_gender_conf`` ``(N,) float32``, NaN where not estimated; ``face_ok (N,) int8`` the face-quality
+    gate's verdict on a face row (1 a real, usable face; 0 rejected: back of a head, blurred, too small; -1 not
+    checked). Stages add columns by writing into the arrays; nobody keeps Python objects per box. Columns are
+    checked on construction.
 
     >>> dets = Detections.from_boxes([[0, 0, 10, 20], [2, 1, 6, 5]], [0.9, 0.8], [PERSON, FACE])
     >>> len(dets), dets[dets.is_face].xyxy.tolist()
@@ -47,6 +50,7 @@ class Detections:
     age: np.ndarray = field(default_factory=lambda: _empty(np.float32))
     gender_p: np.ndarray = field(default_factory=lambda: _empty(np.float32))
     age_gender_conf: np.ndarray = field(default_factory=lambda: _empty(np.float32))
+    face_ok: np.ndarray = field(default_factory=lambda: _empty(np.int8))
 
     @classmethod
     def from_boxes(cls, xyxy: np.ndarray, conf: np.ndarray, classes: np.ndarray | int) -> Detections:
@@ -62,6 +66,7 @@ class Detections:
             age=np.full(n, np.nan, dtype=np.float32),
             gender_p=np.full(n, np.nan, dtype=np.float32),
             age_gender_conf=np.full(n, np.nan, dtype=np.float32),
+            face_ok=np.full(n, UNCHECKED, dtype=np.int8),
         )
 
     @classmethod
@@ -106,6 +111,11 @@ class Detections:
     def is_face(self) -> np.ndarray:
         return self.cls == FACE
 
+    def usable_face_rows(self) -> np.ndarray:
+        """(N,) int64: like ``face_rows``, but -1 where the face was rejected by the face-quality gate."""
+        rows = self.face_rows()
+        return np.where((rows >= 0) & (self.face_ok[np.maximum(rows, 0)] != REJECTED), rows, -1)
+
     def face_rows(self) -> np.ndarray:
         """(N,) int64: for each row, the row of its face (itself for a face, its pair for a person) or -1."""
         return np.where(self.is_face, np.arange(len(self)), np.where(self.is_person, self.pair, -1)).astype(np.int64)
@@ -118,14 +128,14 @@ class Detections:
         """One entry per tracked identity of this frame: ``(ids (K,), box_rows (K,), face_rows (K,))``.
 
         The box row is the identity's person row if it has one, else its face row; ``face_rows`` is -1 where the
-        identity shows no face. Ids are in ascending order.
+        identity shows no usable face (none, or one the face-quality gate rejected). Ids are in ascending order.
         """
         tracked = np.flatnonzero(self.track_id >= 0)
         ids, first = np.unique(self.track_id[tracked], return_index=True)
         rows = tracked[first]
         person = self.person_rows()[rows]
         box_rows = np.where(person >= 0, person, rows)
-        return ids.astype(np.int64), box_rows.astype(np.int64), self.face_rows()[rows]
+        return ids.astype(np.int64), box_rows.astype(np.int64), self.usable_face_rows()[rows]
 
     def validate(self) -> None:
         """Raise ValueError unless every column has one value per row and ``xyxy`` is (N, 4)."""

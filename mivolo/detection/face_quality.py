@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from mivolo.core.paths import dlib_landmarks_path
+from mivolo.core.structures import ACCEPTED, REJECTED, UNCHECKED, Detections
 
 
 class Reason(IntEnum):
@@ -214,3 +215,28 @@ def landmark_pose(points: np.ndarray) -> tuple[float, float]:
     u = d / dist
     yaw = float(np.dot(points[4] - (left + right) / 2, u) / dist)
     return yaw, math.degrees(math.atan2(float(d[1]), float(d[0])))
+
+
+class FaceGate:
+    """The face-quality stage: ``gate(image, dets, rows) -> dets`` sets ``face_ok`` of the faces of ``rows``.
+
+    rows: (K,) row indices (persons or faces); their face rows not yet checked are run through the gate, with the
+    person box of each face for the head-region check. Faces already checked this frame are not checked again.
+    """
+
+    name = "dlib HOG + 5-point landmarks face-quality gate"
+
+    def __init__(self, config: FaceQualityConfig | None = None) -> None:
+        self.gate = FaceQualityGate(config)
+
+    def __call__(self, image_bgr: np.ndarray, dets: Detections, rows: np.ndarray) -> Detections:
+        faces = dets.face_rows()[np.asarray(rows, dtype=np.int64)]
+        faces = np.unique(faces[faces >= 0])
+        faces = faces[dets.face_ok[faces] == UNCHECKED]
+        if len(faces) == 0:
+            return dets
+        persons = dets.pair[faces]
+        person_xyxy = np.where((persons >= 0)[:, None], dets.xyxy[np.maximum(persons, 0)], np.nan)
+        quality = self.gate(image_bgr, dets.xyxy[faces], person_xyxy.astype(np.float32))
+        dets.face_ok[faces] = np.where(quality.ok, ACCEPTED, REJECTED)
+        return dets

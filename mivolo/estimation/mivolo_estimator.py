@@ -22,7 +22,7 @@ class MiVOLOEstimator:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return dets
-        face_rows, person_rows = dets.face_rows()[rows], dets.person_rows()[rows]
+        face_rows, person_rows = dets.usable_face_rows()[rows], dets.person_rows()[rows]
         faces = np.where((face_rows >= 0)[:, None], dets.xyxy[face_rows], np.nan).astype(np.float32)
         persons = np.where((person_rows >= 0)[:, None], dets.xyxy[person_rows], np.nan).astype(np.float32)
         ages, male = self.net.predict(image_bgr, faces, persons, all_faces=dets.xyxy[dets.is_face],

@@ -50,7 +50,7 @@ class OfflineAgeGender:
     def __call__(self, image_bgr: np.ndarray, dets: Detections, rows: np.ndarray) -> Detections:
         """Fill age / gender_p / age_gender_conf for the face rows among ``rows`` (persons use their face)."""
         rows = np.asarray(rows, dtype=np.int64)
-        face_rows = dets.face_rows()[rows]
+        face_rows = dets.usable_face_rows()[rows]
         face_rows = np.unique(face_rows[face_rows >= 0])
         if len(face_rows) == 0:
             return dets

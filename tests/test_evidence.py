@@ -1,0 +1,62 @@
+"""Unknown rather than wrong: a gender or an age needs enough good evidence; rejected faces never vote."""
+
+import numpy as np
+import pytest
+
+from mivolo.core.config import SettleConfig
+from mivolo.core.structures import ACCEPTED, FACE, PERSON, REJECTED, Detections
+from tracking import Identities
+
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+
+
+def one_look(track_id: int, age: float, male_p: float, face_ok: int = ACCEPTED, conf: float = 0.9) -> Detections:
+    """A person with a 64 px face, both estimated (as the estimators write them)."""
+    dets = Detections.from_boxes([[0, 0, 100, 300], [30, 10, 81, 74]], [conf, conf], [PERSON, FACE])
+    dets.pair[:] = [1, 0]
+    dets.track_id[:] = track_id
+    dets.face_ok[1] = face_ok
+    if face_ok != REJECTED:  # estimators never read a rejected face, so neither row gets an estimate
+        dets.age[:], dets.gender_p[:] = age, male_p
+        dets.age_gender_conf[:] = max(male_p, 1 - male_p)
+    return dets
+
+
+def settle(looks: list[tuple[float, float, int]], **config) -> tuple:
+    ids = Identities(SettleConfig(**config))
+    for i, (age, male_p, ok) in enumerate(looks):
+        ids.update(i, i / 10, IMAGE, one_look(4, age, male_p, ok))
+    label = ids.final_label(4)
+    return label.gender, label.age
+
+
+def test_two_good_faces_are_not_enough_three_are():
+    assert settle([(30, 0.9, ACCEPTED)] * 2) == (None, None)
+    gender, age = settle([(30, 0.9, ACCEPTED)] * 3)
+    assert gender == "male" and age == pytest.approx(30)
+
+
+def test_faces_that_disagree_leave_the_gender_unknown_but_keep_the_age():
+    gender, age = settle([(30, 0.9, ACCEPTED), (32, 0.1, ACCEPTED), (34, 0.85, ACCEPTED), (36, 0.15, ACCEPTED)])
+    assert gender is None and age == pytest.approx(33, abs=0.5)
+
+
+def test_a_probability_near_a_coin_toss_is_unknown():
+    assert settle([(30, 0.62, ACCEPTED)] * 6, min_gender_conf=0.65)[0] is None
+
+
+def test_rejected_faces_never_vote():
+    """Backs of heads that the gate rejected: many looks, no gender and no age."""
+    assert settle([(25, 0.05, REJECTED)] * 10) == (None, None)
+    assert settle([(25, 0.05, REJECTED)] * 10 + [(40, 0.9, ACCEPTED)] * 3)[0] == "male"
+
+
+def test_a_merge_adds_up_the_evidence_of_both_fragments():
+    ids = Identities(SettleConfig())
+    for i in range(2):
+        ids.update(i, i / 10, IMAGE, one_look(1, 30, 0.1))
+        ids.update(i + 5, 1 + i / 10, IMAGE, one_look(2, 32, 0.15))
+    assert ids.final_label(1).gender is None and ids.final_label(2).gender is None
+    ids.merge(2, 1)
+    assert ids.final_label(1).gender == "female"
+    assert ids.final_ids(np.array([2, 1, 7])).tolist() == [1, 1, 7]
