@@ -167,3 +167,17 @@ def test_repeated_signals_leave_only_complete_outputs(tmp_path, signals):
     assert "Traceback" not in stderr
     run = _assert_outputs_complete(out)
     assert run["interrupted"] in ("SIGINT", "SIGTERM") and run["frames_processed"] > 0
+
+
+def test_a_threshold_that_hides_every_estimate_says_so(sample_clip, tmp_path):
+    clip, _ = sample_clip
+    result = subprocess_demo("--input", str(clip), "--output", str(tmp_path / "o"), "--min-detection-conf", "0.999",
+                             "--no-progress", "--max-frames", "40")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "no identity got an age or gender" in line]
+    assert len(warnings) == 1 and "--min-detection-conf 1.00" in warnings[0]
+    rows = json.loads((tmp_path / "o" / "identities.json").read_text())["identities"]
+    assert rows and all(r["gender"] is None and r["age"] is None for r in rows)
+    default = subprocess_demo("--input", str(clip), "--output", str(tmp_path / "d"), "--no-progress",
+                              "--max-frames", "40")
+    assert "no identity got an age or gender" not in default.stderr  # only when the threshold is the cause
