@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mivolo.core.boxes import clip_boxes
 from mivolo.core.config import SettleConfig
 from mivolo.core.structures import Detections, FinishedIdentity, Label
 
@@ -178,10 +179,9 @@ class Identities:
         if score <= state.crop_score:
             return
         height, width = image.shape[:2]
-        x1, y1, x2, y2 = box
-        mx, my = (x2 - x1) * self.crop_margin, (y2 - y1) * self.crop_margin
-        x1, y1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
-        x2, y2 = int(min(width, x2 + mx)), int(min(height, y2 + my))
+        margin = (box[2:] - box[:2]) * self.crop_margin
+        x1, y1, x2, y2 = clip_boxes(np.concatenate([box[:2] - margin, box[2:] + margin])[None], width, height)[0]
+        x1, y1, x2, y2 = int(x1), int(y1), int(x2), int(y2)
         if x2 - x1 < 2 or y2 - y1 < 2:
             return
         state.crop = image[y1:y2, x1:x2].copy()

@@ -16,7 +16,8 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float, score_threshold: float
 
 
 def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
-    out = xyxy.copy()
+    """(N, 4) xyxy boxes clipped to a width x height image (a copy)."""
+    out = np.array(xyxy, copy=True)
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
     return out

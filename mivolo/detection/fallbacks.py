@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mivolo.core.boxes import clip_boxes
+
 
 class DlibHogFaceDetector:
     """dlib's frontal face detector (HOG + linear SVM); finds faces of about 40 px and up with one upsampling."""
@@ -27,8 +29,7 @@ class DlibHogFaceDetector:
         conf = 1.0 / (1.0 + np.exp(-2.0 * np.asarray(scores, dtype=np.float32)))
         keep = conf >= self.threshold
         height, width = image.shape[:2]
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
+        xyxy = clip_boxes(xyxy, width, height)
         return xyxy[keep], conf[keep].astype(np.float32)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.core.boxes import nms
+from mivolo.core.boxes import clip_boxes, nms
 from mivolo.core.errors import UserError
 
 YOLOX_STRIDES = (8, 16, 32)
@@ -56,8 +56,7 @@ def yolox_decode(out: np.ndarray, grid: np.ndarray, stride: np.ndarray, ratio: f
     centre = (out[keep, :2] + grid[keep]) * stride[keep]
     size = np.exp(np.clip(out[keep, 2:4], -20, 20)) * stride[keep]
     xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / ratio
-    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, shape[1])
-    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, shape[0])
+    xyxy = clip_boxes(xyxy, shape[1], shape[0])
     chosen = nms(xyxy, scores[keep], nms_iou)
     return xyxy[chosen].astype(np.float32), scores[keep][chosen].astype(np.float32)
 
@@ -107,8 +106,7 @@ class YuNetFaceDetector:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         x, y, w, h = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
         xyxy = np.stack([x, y, x + w, y + h], axis=1)
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, image.shape[1])
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, image.shape[0])
+        xyxy = clip_boxes(xyxy, image.shape[1], image.shape[0])
         return xyxy.astype(np.float32), faces[:, -1].astype(np.float32)
 
 

@@ -1,0 +1,46 @@
+"""Face hand-over: one face, one person, even when the person detector flickers.
+
+A face seen without a body is tracked as its own identity; when the person detector finds the body a frame later,
+the face is paired and carries the person's track id instead; when the body is lost again, the face goes on as a
+new lone-face track. Each switch would count the person again. The face box itself barely moves between two
+frames, so a face whose box overlaps (IoU >= ``min_iou``) a face of the previous frame that carried another id,
+whose id is not on screen any more, is the same person: ``__call__`` reports (new id, earlier id) and the merge
+step folds the new id into the earlier one. Ids visible in the same frame are never linked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mivolo.core.boxes import iou_matrix
+from mivolo.core.structures import Detections
+
+
+@dataclass
+class FaceHandOver:
+    min_iou: float = 0.5
+    max_gap_frames: int = 2  # the earlier face may have been seen up to this many frames before
+    _boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    _ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _frame: int = -(10**9)
+
+    def __call__(self, frame_index: int, dets: Detections, visible: np.ndarray) -> list[tuple[int, int]]:
+        """(absorbed id, into id) pairs for this frame. ``visible``: (K,) every id on screen in this frame
+        (after earlier links were resolved); dets.track_id holds the ids the faces carry now."""
+        faces = np.flatnonzero(dets.is_face & (dets.track_id >= 0))
+        links: list[tuple[int, int]] = []
+        recent = 0 < frame_index - self._frame <= self.max_gap_frames
+        if recent and len(faces) and len(self._ids):
+            overlap = iou_matrix(dets.xyxy[faces], self._boxes)
+            on_screen = set(np.asarray(visible).tolist())
+            for i, j in zip(*np.nonzero(overlap >= self.min_iou), strict=True):
+                new, old = int(dets.track_id[faces[i]]), int(self._ids[j])
+                best = overlap[i].argmax() == j and overlap[:, j].argmax() == i  # one face each way
+                if new != old and old not in on_screen and best:
+                    links.append((new, old))
+        if len(faces):
+            self._boxes, self._ids = dets.xyxy[faces].copy(), dets.track_id[faces].copy()
+            self._frame = frame_index
+        return links
