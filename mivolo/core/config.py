@@ -77,7 +77,7 @@ class MergeConfig:
     """Re-entries: a new track joins an identity that left when their face (or Re-ID body) signatures match."""
 
     enabled: bool = True
-    threshold: float = 0.965  # cosine similarity of mean face embeddings needed to merge
+    threshold: float = 0.97  # cosine of mean face embeddings needed (benchmarks/merge_calibration.py: 0 false merges)
     min_face_px: int = 24  # faces smaller than this give no embedding
     margin: float = 0.01  # the best match must beat the runner-up by this much (an ambiguous match is no match)
     body_threshold: float = 0.85  # body-only merges (no usable face on one side) need this Re-ID similarity
