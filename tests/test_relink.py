@@ -72,7 +72,7 @@ def test_fragment_far_from_the_prediction_is_refused():
     relinker = Relinker()
     walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
     assert walk(relinker, 2, 1.5, [520 + 10 * k for k in range(5)]) == []  # 270 px (2.25 heights) off
-    relinker = Relinker(max_gap_s=3.0)
+    relinker = Relinker(max_gap_s=2.0)
     walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
     assert walk(relinker, 3, 5.0, [600 - 10 * k for k in range(5)]) == []  # gone too long
 
@@ -80,12 +80,12 @@ def test_fragment_far_from_the_prediction_is_refused():
 def test_tracks_that_coexisted_are_never_linked():
     relinker = Relinker()
     links = []
-    for k in range(15):  # 1 and 2 walk side by side in the same clothes; 1 is lost after frame 9
+    for k in range(15):  # 2 shows up next to 1 (same clothes, where 1 is heading), then 1 is lost after frame 9
         t = k * 0.1
         boxes = [person_box(100 + 10 * k)] if k < 10 else []
         ids = [1] if k < 10 else []
         if k >= 8:
-            boxes.append(person_box(200 + 10 * k))
+            boxes.append(person_box(108 + 10 * k))
             ids.append(2)
         image = frame_with([(b, RED, BLUE) for b in boxes])
         relinker.observe(image, t, np.array(ids), np.concatenate(boxes))

@@ -27,7 +27,8 @@ from tracking.relink import Link, Relinker, colour_distance
 log = logging.getLogger(__name__)
 EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
 FACE_COLOUR_VETO = 0.5  # a face/body merge is refused when clothing colours are further apart than this
-RELINK_DEFAULTS = {"max_gap_s": Relinker.max_gap_s, "max_colour_dist": Relinker.max_colour_dist}
+RELINK_DEFAULTS = {k: getattr(Relinker, k) for k in ("max_gap_s", "max_colour_dist", "gate_h", "gate_h_per_s",
+                                                      "margin", "min_obs", "max_size_ratio")}
 Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image_bgr, (K, 4) xyxy) -> (K, D) unit vectors
 
 

@@ -102,11 +102,11 @@ class Link:
 
 @dataclass
 class Relinker:
-    max_gap_s: float = 3.0
+    max_gap_s: float = 2.0
     min_obs: int = 3
     decide_s: float = 2.0
-    gate_h: float = 0.75  # box heights allowed between the prediction and the new track's first box ...
-    gate_h_per_s: float = 0.5  # ... plus this many per second of gap
+    gate_h: float = 0.5  # box heights allowed between the prediction and the new track's first box ...
+    gate_h_per_s: float = 0.25  # ... plus this many per second of gap
     max_size_ratio: float = 1.4
     max_colour_dist: float = 0.35
     margin: float = 0.3
