@@ -22,9 +22,13 @@ import numpy as np
 
 from mivolo.core.config import MergeConfig
 from mivolo.core.structures import Detections
+from tracking.relink import Link, Relinker, colour_distance
 
 log = logging.getLogger(__name__)
 EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
+FACE_COLOUR_VETO = 0.5  # a face/body merge is refused when clothing colours are further apart than this
+RELINK_DEFAULTS = {k: getattr(Relinker, k) for k in ("max_gap_s", "max_colour_dist", "gate_h", "gate_h_per_s",
+                                                      "margin", "min_obs", "max_size_ratio")}
 Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image_bgr, (K, 4) xyxy) -> (K, D) unit vectors
 
 
@@ -57,10 +61,11 @@ class Merge:
     into: int
     similarity: float
     gap_s: float
+    cue: str = "face"
 
     def as_dict(self) -> dict:
         return {"from": self.track_id, "into": self.into, "similarity": round(self.similarity, 4),
-                "gap_s": round(self.gap_s, 3)}
+                "gap_s": round(self.gap_s, 3), "cue": self.cue}
 
 
 @dataclass
@@ -78,6 +83,7 @@ class IdentityMerger:
     signatures: dict[int, Signature] = field(default_factory=dict)  # identity id -> signature
     decided: set[int] = field(default_factory=set)  # tracks whose merge decision is made
     merges: list[Merge] = field(default_factory=list)
+    veto: Callable[[int, int], bool] | None = None  # veto(track, identity): another cue says they are two people
 
     def identity_of(self, track_id: int) -> int:
         return self.parent.get(track_id, track_id)
@@ -143,15 +149,22 @@ class IdentityMerger:
             self.decided.add(track_id)
         return merge
 
+    def _candidate(self, track_id: int, signature: Signature, identity: int, other: Signature) -> bool:
+        """Whether ``identity`` may be who ``track_id`` is: seen before it (never at the same time), not too long
+        ago, with a signature, and no other cue against it."""
+        if identity == track_id or (other.samples == 0 and other.body_samples == 0):
+            return False
+        if other.last_s >= signature.first_s:  # visible at the same time: never the same person
+            return False
+        if signature.first_s - other.last_s > self.max_gap_s:
+            return False
+        return self.veto is None or not self.veto(track_id, identity)
+
     def _try_merge(self, track_id: int, signature: Signature) -> Merge | None:
         best, best_similarity, best_excess, runner_up = None, -1.0, -np.inf, -np.inf
         body = signature.body_mean
         for identity, other in self.signatures.items():
-            if identity == track_id or (other.samples == 0 and other.body_samples == 0):
-                continue
-            if other.last_s >= signature.first_s:  # visible at the same time: never the same person
-                continue
-            if signature.first_s - other.last_s > self.max_gap_s:
+            if not self._candidate(track_id, signature, identity, other):
                 continue
             other_body = other.body_mean
             body_similarity = float(body @ other_body) if body is not None and other_body is not None \
@@ -174,8 +187,16 @@ class IdentityMerger:
                 log.debug("track %d: closest earlier identity %d at similarity %.3f, not merged (yet)", track_id,
                           best, best_similarity)
             return None
-        target = self.signatures[best]
-        merge = Merge(track_id, best, best_similarity, signature.first_s - target.last_s)
+        return self.absorb(track_id, best, best_similarity)
+
+    def absorb(self, track_id: int, best: int, similarity: float) -> Merge:
+        """Identity ``track_id`` joins identity ``best`` (whichever cue decided it): signatures and ids folded."""
+        signature = self.signatures.get(track_id) or Signature(np.zeros(self.dim, np.float64), 0, 0.0, 0.0)
+        target = self.signatures.get(best)
+        if target is None:  # only another cue knew it: it starts from this signature's times
+            target = self.signatures[best] = Signature(np.zeros(self.dim, np.float64), 0, signature.first_s,
+                                                       signature.first_s)
+        merge = Merge(track_id, best, similarity, signature.first_s - target.last_s)
         target.vector_sum += signature.vector_sum
         target.samples += signature.samples
         if signature.body_sum is not None:
@@ -183,7 +204,9 @@ class IdentityMerger:
             target.body_sum = target.body_sum + signature.body_sum if same_size else signature.body_sum.copy()
             target.body_samples += signature.body_samples
         target.last_s = max(target.last_s, signature.last_s)
-        del self.signatures[track_id]
+        target.first_s = min(target.first_s, signature.first_s)
+        self.signatures.pop(track_id, None)
+        self.decided.add(track_id)
         self.parent[track_id] = best
         for child, parent in list(self.parent.items()):  # keep chains flat
             if parent == track_id:
@@ -200,12 +223,17 @@ class IdentityMerger:
 class MergeStep:
     """The merge stage: ``__call__(image, time_s, dets) -> dets`` turns tracker ids into identity ids.
 
-    It owns the face signatures (``face_embedder``), their quality filter (whole faces of at least
-    ``config.min_face_px``), the body signatures (``body_embedder``: the tracker's Re-ID model, if any) and the id
+    It owns the face signatures (``face_embedder``, optional), their quality filter (whole faces of at least
+    ``config.min_face_px``), the body signatures (``body_embedder``: the tracker's Re-ID model, if any), the
+    re-linker of fragments after short gaps (motion + clothing colours, ``tracking.relink``; no model) and the id
     mapping. Each merge is reported to ``on_merge(absorbed_id, into_id)`` (the settling stage folds the evidence).
+
+    Clothing colours also veto face (and body-only) merges of two identities whose colours clearly disagree
+    (``face_colour_veto``). Should a tracker revive a track after the re-linker gave its identity to a newer
+    track, the older one's rows are left unidentified (-1) in frames where both show: one identity, one box.
     """
 
-    def __init__(self, config: MergeConfig, face_embedder: Embedder, max_gap_s: float,
+    def __init__(self, config: MergeConfig, face_embedder: Embedder | None, max_gap_s: float,
                  body_embedder: Embedder | None = None,
                  on_merge: Callable[[int, int], None] | None = None) -> None:
         self.config = config
@@ -215,24 +243,72 @@ class MergeStep:
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
                                      body_threshold=config.body_threshold, body_veto=config.body_veto,
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
+        self.relinker = Relinker(**{k: getattr(config, f"relink_{k}", v) for k, v in RELINK_DEFAULTS.items()}) \
+            if getattr(config, "relink", True) else None
+        self.colour_veto = float(getattr(config, "face_colour_veto", FACE_COLOUR_VETO))
+        if self.relinker is not None:
+            self.merger.veto = self._colours_disagree
+        self.conflicts = 0  # rows left unidentified: a revived track whose identity a newer track carries
 
     def __call__(self, image: np.ndarray, time_s: float, dets: Detections) -> Detections:
         raw = dets.track_id.copy()
         for tid in np.unique(raw[raw >= 0]):
             self.merger.seen(int(tid), time_s)
-        faces = self._faces_to_embed(image, dets, raw, time_s)
+        persons = np.flatnonzero(dets.is_person & (raw >= 0))
+        if self.relinker is not None:
+            self.relinker.observe(image, time_s, self.merger.resolve(raw[persons]), dets.xyxy[persons])
+        faces = self._faces_to_embed(image, dets, raw, time_s) if self.face_embedder is not None else persons[:0]
         if len(faces):
             vectors = self.face_embedder(image, dets.xyxy[faces])
             for row, vector in zip(faces, vectors, strict=True):
                 self._report(self.merger.observe(int(raw[row]), time_s, vector), "face")
         if self.body_embedder is not None:
-            bodies = np.flatnonzero(dets.is_person & (raw >= 0))
-            bodies = bodies[[self.merger.needs_body(int(raw[r]), time_s) for r in bodies]] if len(bodies) else bodies
+            bodies = persons[[self.merger.needs_body(int(raw[r]), time_s) for r in persons]] if len(persons) \
+                else persons
             if len(bodies):
                 for row, vector in zip(bodies, self.body_embedder(image, dets.xyxy[bodies]), strict=True):
                     self._report(self.merger.observe_body(int(raw[row]), time_s, vector), "body")
+        if self.relinker is not None:
+            for link in self.relinker.decide(time_s):
+                if self.merger.identity_of(link.track_id) != link.track_id or self._bodies_disagree(link):
+                    continue
+                merge = self.merger.absorb(link.track_id, link.into, link.similarity)
+                merge.cue = "motion+colour"
+                self._report(merge, merge.cue)
         dets.track_id[:] = self.merger.resolve(raw)
+        self._one_box_per_identity(dets, raw, persons)
         return dets
+
+    def _colours_disagree(self, track_id: int, identity: int) -> bool:
+        frags = self.relinker.fragments if self.relinker is not None else {}
+        a, b = frags.get(track_id), frags.get(identity)
+        if a is None or b is None or not a.any_n or not b.any_n:
+            return False
+        return float(colour_distance(a.colour, b.colour)) > self.colour_veto
+
+    def _bodies_disagree(self, link: Link) -> bool:
+        """With a Re-ID model: a link whose body signatures are less similar than ``body_veto`` is refused."""
+        a = self.merger.signatures.get(link.track_id)
+        b = self.merger.signatures.get(link.into)
+        body_a, body_b = (a.body_mean if a else None), (b.body_mean if b else None)
+        if body_a is None or body_b is None or len(body_a) != len(body_b):
+            return False
+        return float(body_a @ body_b) < self.merger.body_veto
+
+    def _one_box_per_identity(self, dets: Detections, raw: np.ndarray, persons: np.ndarray) -> None:
+        """Person rows sharing an identity (a revived older track and its newer continuation): the newest track
+        keeps it; the other rows (and their faces) get -1."""
+        ids = dets.track_id[persons]
+        if len(ids) < 2 or len(np.unique(ids)) == len(ids):
+            return
+        losers = set()
+        for identity in np.unique(ids):
+            rows = persons[ids == identity]
+            if len(rows) > 1:
+                losers.update(int(t) for t in raw[rows] if t != raw[rows].max())
+        drop = np.isin(raw, list(losers))
+        self.conflicts += int(np.count_nonzero(drop & dets.is_person))
+        dets.track_id[drop] = -1
 
     def _faces_to_embed(self, image: np.ndarray, dets: Detections, raw: np.ndarray, time_s: float) -> np.ndarray:
         """Rows of whole, big-enough faces of tracks whose signature still needs samples."""
@@ -248,6 +324,9 @@ class MergeStep:
     def _report(self, merge: Merge | None, cue: str) -> None:
         if merge is None:
             return
+        merge.cue = cue
+        if self.relinker is not None:
+            self.relinker.absorb(merge.track_id, merge.into)
         log.info("identity %d re-entered after %.1fs as track %d (%s similarity %.3f): merged", merge.into,
                  merge.gap_s, merge.track_id, cue, merge.similarity)
         if self.on_merge is not None:
@@ -256,8 +335,11 @@ class MergeStep:
     def forget(self, identity_ids: set[int]) -> None:
         """Identities that left memory can no longer be merged into."""
         self.merger.forget(identity_ids)
+        if self.relinker is not None:
+            self.relinker.forget(identity_ids)
 
     def report(self) -> dict:
-        """For run.json: the threshold and every merge made."""
+        """For run.json: the threshold and every merge made (``cue``: face, body or motion+colour)."""
         return {"enabled": True, "threshold": self.merger.threshold, "count": len(self.merger.merges),
+                "relink": self.relinker is not None, "conflicts": self.conflicts,
                 "merges": [m.as_dict() for m in self.merger.merges]}

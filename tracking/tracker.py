@@ -34,6 +34,7 @@ TRACKERS = {
     "hybridsort": "HybridSort",
 }
 NEEDS_REID = {"strongsort"}
+BUFFER_KEY = "track_buffer_s"  # our YAML key: how long a lost track is kept, in seconds (any frame rate)
 ACCEPTS_REID = {"botsort", "deepocsort", "strongsort", "boosttrack", "hybridsort"}
 
 
@@ -100,8 +101,15 @@ def load_tracker_settings(path: Path) -> tuple[str, dict[str, Any]]:
     params = {k: (v["default"] if isinstance(v, dict) and "default" in v else v) for k, v in data.items()}
     params.pop("activates", None)
     reid_weights = params.pop("reid_weights", None)
+    buffer_s = params.pop(BUFFER_KEY, None)
     accepted = _accepted_params(_tracker_class(kind))
-    unknown = sorted(set(params) - accepted)
+    if buffer_s is not None:
+        if isinstance(buffer_s, bool) or not isinstance(buffer_s, int | float) or buffer_s < 0:
+            raise UserError(f"{path}: {BUFFER_KEY} must be a number of seconds (0 or more), got {buffer_s!r}")
+        if "track_buffer" in params or "max_age" in params:
+            raise UserError(f"{path}: give {BUFFER_KEY} (seconds) or track_buffer/max_age (frames), not both")
+        params[BUFFER_KEY] = float(buffer_s)
+    unknown = sorted(set(params) - accepted - {BUFFER_KEY})
     if unknown:
         valid = ", ".join(sorted(accepted))
         raise UserError(f"{path}: unknown {kind} setting(s) {', '.join(unknown)} (valid: {valid})")
@@ -114,6 +122,21 @@ def tracker_needs_reid(name_or_path: str) -> bool:
     """Whether the tracker cannot run without a Re-ID model (StrongSORT)."""
     kind, _ = load_tracker_settings(resolve_tracker_yaml(name_or_path))
     return kind in NEEDS_REID
+
+
+def buffer_in_frames(seconds: float | None, cls: type, fps: float) -> dict[str, int]:
+    """``track_buffer_s`` (seconds a lost track is kept) as the tracker's own frame-based setting.
+
+    Trackers with a ``frame_rate`` (BoT-SORT, ByteTrack) scale ``track_buffer`` by ``frame_rate / 30``: the buffer
+    is given as frames at 30 fps, so it holds ``seconds`` at any rate. Others count ``max_age`` in frames of the
+    source (``fps``; 30 when unknown). At least one frame either way.
+    """
+    if seconds is None:
+        return {}
+    accepted = _accepted_params(cls)
+    if "track_buffer" in accepted and "frame_rate" in accepted:
+        return {"track_buffer": max(1, int(round(seconds * 30.0)))}
+    return {"max_age": max(1, int(round(seconds * (fps or 30.0))))}
 
 
 ReidLoader = Callable[[Path, str, bool], Any]
@@ -140,6 +163,7 @@ class Tracker:
         self._cls = _tracker_class(self.kind)
         if "frame_rate" in _accepted_params(self._cls) and fps:
             params["frame_rate"] = max(1, int(round(fps)))  # track buffers are in frames at this rate
+        params.update(buffer_in_frames(params.pop(BUFFER_KEY, None), self._cls, fps))
         reid = self._reid_options(config, device, half)
         self.params = params
         self._reid = reid

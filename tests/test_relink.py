@@ -1,0 +1,151 @@
+"""Re-linking of track fragments (tracking.relink) and its place in the merge stage (MergeStep)."""
+
+import numpy as np
+import pytest
+import yaml
+
+from mivolo.core.config import MergeConfig, TrackerConfig
+from mivolo.core.errors import UserError
+from mivolo.core.structures import PERSON, Detections
+from tracking import MergeStep, Tracker
+from tracking.relink import Relinker, colour_distance, colour_signature
+
+W, H = 640, 480
+RED, BLUE, GREEN, GREY = (30, 30, 220), (220, 40, 30), (40, 200, 40), (128, 128, 128)
+
+
+def person_box(cx: float, cy: float = 240.0, h: float = 120.0) -> np.ndarray:
+    return np.array([[cx - h / 5, cy - h / 2, cx + h / 5, cy + h / 2]], np.float32)
+
+
+def frame_with(boxes: list[tuple[np.ndarray, tuple, tuple]]) -> np.ndarray:
+    """A grey frame with each person box painted: upper body one colour, lower body another."""
+    image = np.full((H, W, 3), 90, np.uint8)
+    for box, top, bottom in boxes:
+        x1, y1, x2, y2 = np.round(box[0]).astype(int)
+        mid = (y1 + y2) // 2
+        image[y1:mid, x1:x2] = top
+        image[mid:y2, x1:x2] = bottom
+    return image
+
+
+def walk(relinker: Relinker, identity: int, start_s: float, xs: list[float], colours=(RED, BLUE), dt: float = 0.1,
+         others: list | None = None) -> list:
+    """Show ``identity`` at x positions ``xs`` (one per frame, ``dt`` apart); returns the links decided."""
+    links = []
+    for k, x in enumerate(xs):
+        t = start_s + k * dt
+        box = person_box(x)
+        relinker.observe(frame_with([(box, *colours)]), t, np.array([identity]), box)
+        for link in relinker.decide(t):  # as the merge stage does: the fragment joins the identity
+            relinker.absorb(link.track_id, link.into)
+            links.append(link)
+    return links
+
+
+def test_colour_signature_tells_clothes_apart():
+    box = person_box(300)
+    same = colour_signature(frame_with([(box, RED, BLUE)]), box)
+    again = colour_signature(frame_with([(box, RED, BLUE)]), box)
+    other = colour_signature(frame_with([(box, GREEN, GREY)]), box)
+    swapped = colour_signature(frame_with([(box, BLUE, RED)]), box)  # same colours, other halves
+    assert colour_distance(same[0], again[0]) < 0.05
+    assert colour_distance(same[0], other[0]) > 0.8
+    assert colour_distance(same[0], swapped[0]) > 0.8
+
+
+def test_fragment_where_motion_predicts_with_same_colours_is_linked():
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])  # 100 px/s to the right, last seen at x=190, t=0.9
+    links = walk(relinker, 2, 1.5, [250 + 10 * k for k in range(5)])  # 0.6 s gap, predicted x=250
+    assert [(link.track_id, link.into) for link in links] == [(2, 1)]
+    assert links[0].gap_s == pytest.approx(0.6) and links[0].similarity > 0.9
+
+
+def test_fragment_with_different_colours_is_refused():
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    assert walk(relinker, 2, 1.5, [250 + 10 * k for k in range(5)], colours=(GREEN, GREY)) == []
+
+
+def test_fragment_far_from_the_prediction_is_refused():
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    assert walk(relinker, 2, 1.5, [520 + 10 * k for k in range(5)]) == []  # 270 px (2.25 heights) off
+    relinker = Relinker(max_gap_s=2.0)
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    assert walk(relinker, 3, 5.0, [600 - 10 * k for k in range(5)]) == []  # gone too long
+
+
+def test_tracks_that_coexisted_are_never_linked():
+    relinker = Relinker()
+    links = []
+    for k in range(15):  # 2 shows up next to 1 (same clothes, where 1 is heading), then 1 is lost after frame 9
+        t = k * 0.1
+        boxes = [person_box(100 + 10 * k)] if k < 10 else []
+        ids = [1] if k < 10 else []
+        if k >= 8:
+            boxes.append(person_box(108 + 10 * k))
+            ids.append(2)
+        image = frame_with([(b, RED, BLUE) for b in boxes])
+        relinker.observe(image, t, np.array(ids), np.concatenate(boxes))
+        links += relinker.decide(t)
+    assert links == []
+
+
+def test_two_lookalike_candidates_are_ambiguous():
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    walk(relinker, 3, 0.0, [110 + 10 * k for k in range(10)])  # another person in the same clothes, 10 px on
+    assert walk(relinker, 2, 1.5, [255 + 10 * k for k in range(5)]) == []
+
+
+def persons(xyxy: np.ndarray, ids: list[int]) -> Detections:
+    dets = Detections.from_boxes(xyxy, np.full(len(xyxy), 0.9, np.float32), PERSON)
+    dets.track_id[:] = ids
+    return dets
+
+
+def test_merge_step_links_without_a_face_embedder_and_reports_it():
+    merged = []
+    step = MergeStep(MergeConfig(), None, 60.0, None, lambda a, b: merged.append((a, b)))
+    for k in range(10):
+        box = person_box(100 + 10 * k)
+        step(frame_with([(box, RED, BLUE)]), k * 0.1, persons(box, [1]))
+    out = []
+    for k in range(5):
+        box = person_box(250 + 10 * k)
+        out.append(int(step(frame_with([(box, RED, BLUE)]), 1.5 + k * 0.1, persons(box, [7])).track_id[0]))
+    assert merged == [(7, 1)] and out[-1] == 1 and out[0] == 7  # decided once the fragment has 3 boxes
+    report = step.report()
+    assert report["count"] == 1 and report["merges"][0]["cue"] == "motion+colour"
+    # the old track comes back while its continuation is on screen: one box keeps the identity
+    boxes = np.concatenate([person_box(300), person_box(500)])
+    dets = step(frame_with([(boxes[:1], RED, BLUE), (boxes[1:], RED, BLUE)]), 2.1, persons(boxes, [7, 1]))
+    assert dets.track_id.tolist() == [1, -1]
+
+
+def test_merge_step_relink_can_be_switched_off():
+    config = MergeConfig()
+    config.relink = False  # the MergeConfig field (getattr default: on)
+    step = MergeStep(config, None, 60.0)
+    for k in range(10):
+        box = person_box(100 + 10 * k)
+        step(frame_with([(box, RED, BLUE)]), k * 0.1, persons(box, [1]))
+    for k in range(5):
+        box = person_box(250 + 10 * k)
+        dets = step(frame_with([(box, RED, BLUE)]), 1.5 + k * 0.1, persons(box, [7]))
+    assert dets.track_id.tolist() == [7]
+
+
+def test_track_buffer_in_seconds(tmp_path):
+    path = tmp_path / "botsort.yaml"
+    path.write_text(yaml.safe_dump({"tracker_type": "botsort", "track_buffer_s": 2.0}))
+    for fps, frames in ((7, 14), (30, 60)):
+        tracker = Tracker(TrackerConfig(tracker=str(path)), fps)
+        assert tracker.params["track_buffer"] == 60 and tracker.persons.max_time_lost == frames
+    path.write_text(yaml.safe_dump({"tracker_type": "ocsort", "track_buffer_s": 2.0}))
+    assert Tracker(TrackerConfig(tracker=str(path)), 10).params["max_age"] == 20
+    path.write_text(yaml.safe_dump({"tracker_type": "botsort", "track_buffer_s": 2.0, "track_buffer": 30}))
+    with pytest.raises(UserError, match="not both"):
+        Tracker(TrackerConfig(tracker=str(path)), 10)

@@ -1,0 +1,250 @@
+"""Re-linking of track fragments after short gaps: motion + size + clothing colours, no model needed.
+
+A tracker loses a person (occlusion, missed detections) and starts a new track when they show up again. A young
+track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an identity that was lost when:
+
+- the identity was last seen before the track's first frame (never visible at the same time), at most
+  ``max_gap_s`` earlier, and its constant-velocity extrapolation (last ``velocity_s`` of centres) is still inside
+  the frame at that time;
+- the track's first box is where that extrapolation puts it: within ``gate_h + gate_h_per_s * gap`` box heights;
+- box heights agree (ratio at most ``max_size_ratio``);
+- their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
+  with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
+  are used only while a fragment has no clean one);
+- the match is unambiguous both ways: the cost (colour distance / ``max_colour_dist`` + motion distance / gate)
+  beats every other candidate identity and every other young track for that identity by ``margin``.
+
+State per fragment is a few fixed-size arrays (the last ``history`` boxes, two colour histograms), so memory is
+bounded by the number of identities in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+H_BINS, S_BINS, V_BINS = 8, 4, 4  # chromatic pixels: hue x saturation; achromatic ones: value
+HALF_DIM = H_BINS * S_BINS + V_BINS
+MIN_S, MIN_V = 48, 40  # below these a pixel's hue means nothing: it counts by its value only
+
+
+def colour_signature(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """(K, 2 * HALF_DIM) float32: per person box, the square roots of the normalised colour histograms of its
+    upper body (15-50 % of the height) and lower body (50-90 %), of the middle 60 % of its width (less background).
+    The dot product of the two halves of two signatures is their Bhattacharyya coefficient."""
+    out = np.zeros((len(xyxy), 2 * HALF_DIM), np.float32)
+    height, width = image.shape[:2]
+    for k, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float32)):
+        w, h = x2 - x1, y2 - y1
+        cx1, cx2 = int(max(0, x1 + 0.2 * w)), int(min(width, x2 - 0.2 * w))
+        for half, (a, b) in enumerate(((0.15, 0.5), (0.5, 0.9))):
+            ry1, ry2 = int(max(0, y1 + a * h)), int(min(height, y1 + b * h))
+            if cx2 - cx1 < 2 or ry2 - ry1 < 2:
+                continue
+            hsv = cv2.cvtColor(image[ry1:ry2, cx1:cx2], cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)
+            chroma = (hsv[:, 1] >= MIN_S) & (hsv[:, 2] >= MIN_V)
+            bins = np.where(chroma, (hsv[:, 0] * H_BINS // 180) * S_BINS + (hsv[:, 1] - MIN_S) * S_BINS
+                            // (256 - MIN_S), H_BINS * S_BINS + hsv[:, 2] * V_BINS // 256)
+            hist = np.bincount(bins, minlength=HALF_DIM).astype(np.float32)
+            out[k, half * HALF_DIM:(half + 1) * HALF_DIM] = np.sqrt(hist / max(hist.sum(), 1.0))
+    return out
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bhattacharyya distance per half of signatures ``a`` (..., D) and ``b`` (..., D): the worse of the two halves
+    (1.0 where a half is missing on either side)."""
+    halves = []
+    for half in range(2):
+        sl = slice(half * HALF_DIM, (half + 1) * HALF_DIM)
+        pa, pb = a[..., sl], b[..., sl]
+        na, nb = np.sum(pa * pa, -1), np.sum(pb * pb, -1)
+        coeff = np.sum(pa * pb, -1) / np.sqrt(np.maximum(na * nb, 1e-12))
+        halves.append(np.where((na > 0) & (nb > 0), np.sqrt(np.clip(1.0 - coeff, 0.0, 1.0)), 1.0))
+    return np.maximum(*halves)
+
+
+@dataclass
+class Fragment:
+    """One identity as the re-linker sees it: its last boxes and its mean colours."""
+
+    first_s: float
+    last_s: float
+    boxes: np.ndarray  # (history, 5) t, cx, cy, w, h; ring buffer
+    n: int = 0  # observations
+    clean: np.ndarray = field(default_factory=lambda: np.zeros(2 * HALF_DIM, np.float64))  # colour sum, clean boxes
+    clean_n: int = 0
+    any: np.ndarray = field(default_factory=lambda: np.zeros(2 * HALF_DIM, np.float64))  # colour sum, every box
+    any_n: int = 0
+    first_box: np.ndarray = field(default_factory=lambda: np.zeros(5))
+    decided: bool = False
+
+    def recent(self) -> np.ndarray:
+        """The boxes kept, oldest first."""
+        size = len(self.boxes)
+        return np.roll(self.boxes, -(self.n % size), axis=0) if self.n > size else self.boxes[:self.n]
+
+    @property
+    def colour(self) -> np.ndarray:
+        total, n = (self.clean, self.clean_n) if self.clean_n else (self.any, self.any_n)
+        return (total / max(n, 1)).astype(np.float32)
+
+
+@dataclass
+class Link:
+    track_id: int  # the young identity that joins
+    into: int
+    similarity: float  # 1 - colour distance
+    gap_s: float
+    cost: float
+
+
+@dataclass
+class Relinker:
+    max_gap_s: float = 2.0
+    min_obs: int = 3
+    decide_s: float = 2.0
+    gate_h: float = 0.5  # box heights allowed between the prediction and the new track's first box ...
+    gate_h_per_s: float = 0.25  # ... plus this many per second of gap
+    max_size_ratio: float = 1.4
+    max_colour_dist: float = 0.35
+    margin: float = 0.3
+    velocity_s: float = 1.0
+    max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
+    occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
+    history: int = 12
+    fragments: dict[int, Fragment] = field(default_factory=dict)
+    frame_size: tuple[int, int] = (0, 0)  # width, height
+
+    def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray, xyxy: np.ndarray) -> None:
+        """Person boxes of one frame with their (current) identity ids."""
+        self.frame_size = (image.shape[1], image.shape[0])
+        if len(ids) == 0:
+            return
+        xyxy = np.asarray(xyxy, np.float32)
+        colours = colour_signature(image, xyxy)
+        clean = _overlap(xyxy).max(axis=1, initial=0.0) < self.occluded_overlap
+        cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+        w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        for k, identity in enumerate(ids.tolist()):
+            box = np.array([time_s, cx[k], cy[k], w[k], h[k]])
+            frag = self.fragments.get(identity)
+            if frag is None:
+                frag = self.fragments[identity] = Fragment(time_s, time_s, np.zeros((self.history, 5)),
+                                                           first_box=box)
+            elif frag.last_s == time_s and frag.n:  # two boxes of one identity in one frame: keep the first
+                continue
+            frag.boxes[frag.n % self.history] = box
+            frag.n += 1
+            frag.last_s = time_s
+            frag.any += colours[k]
+            frag.any_n += 1
+            if clean[k]:
+                frag.clean += colours[k]
+                frag.clean_n += 1
+
+    def _predict(self, frag: Fragment, at_s: float) -> np.ndarray:
+        """(cx, cy, h) of ``frag`` extrapolated to ``at_s`` at its recent constant velocity (capped)."""
+        boxes = frag.recent()
+        last = boxes[-1]
+        window = boxes[boxes[:, 0] >= last[0] - self.velocity_s]
+        velocity = np.zeros(2)
+        if len(window) >= 2 and np.ptp(window[:, 0]) > 0:
+            t = window[:, 0] - window[:, 0].mean()
+            velocity = (t @ (window[:, 1:3] - window[:, 1:3].mean(0))) / (t @ t)
+            speed = float(np.linalg.norm(velocity))
+            cap = self.max_speed_h * max(float(np.median(window[:, 4])), 1.0)
+            if speed > cap:
+                velocity *= cap / speed
+        height = float(np.median(boxes[-3:, 4]))
+        return np.array([*(last[1:3] + velocity * (at_s - last[0])), height])
+
+    def decide(self, time_s: float) -> list[Link]:
+        """Links of young fragments seen at ``time_s`` to lost identities; mark fragments past ``decide_s``."""
+        young = [i for i, f in self.fragments.items() if not f.decided and f.last_s == time_s]
+        for i in young:
+            if time_s - self.fragments[i].first_s > self.decide_s:
+                self.fragments[i].decided = True
+        young = [i for i in young if not self.fragments[i].decided]
+        if not young:
+            return []
+        lost = [i for i, f in self.fragments.items()
+                if f.last_s < time_s and f.n >= 2 and time_s - f.last_s <= self.max_gap_s + self.decide_s]
+        if not lost:
+            return []
+        cost = np.full((len(young), len(lost)), np.inf)
+        colour = np.ones_like(cost)
+        for r, i in enumerate(young):
+            cost[r], colour[r] = self._costs(self.fragments[i], [self.fragments[j] for j in lost])
+        links = []
+        for r, i in enumerate(young):
+            if self.fragments[i].n < self.min_obs:
+                continue
+            c = int(np.argmin(cost[r]))
+            if not np.isfinite(cost[r, c]):
+                continue
+            others_row = np.delete(cost[r], c)
+            others_col = np.delete(cost[:, c], r)
+            if others_row.size and others_row.min() - cost[r, c] < self.margin:
+                continue
+            if others_col.size and others_col.min() - cost[r, c] < self.margin:
+                continue
+            gap = self.fragments[i].first_s - self.fragments[lost[c]].last_s
+            links.append(Link(i, lost[c], 1.0 - float(colour[r, c]), gap, float(cost[r, c])))
+        return links
+
+    def _costs(self, young: Fragment, lost: list[Fragment]) -> tuple[np.ndarray, np.ndarray]:
+        """Cost (inf: impossible) and colour distance of linking ``young`` to each of ``lost``."""
+        cost = np.full(len(lost), np.inf)
+        colours = colour_distance(young.colour[None], np.stack([f.colour for f in lost]))
+        width, height = self.frame_size
+        t0, x0, y0, _w0, h0 = young.first_box
+        for k, frag in enumerate(lost):
+            gap = t0 - frag.last_s
+            if gap <= 0 or gap > self.max_gap_s:  # seen at the same time (or after), or gone too long
+                continue
+            px, py, ph = self._predict(frag, t0)
+            if width and not (0 <= px <= width and 0 <= py <= height):  # it walked out of the picture
+                continue
+            if max(ph, h0) / max(min(ph, h0), 1.0) > self.max_size_ratio:
+                continue
+            gate = self.gate_h + self.gate_h_per_s * gap
+            motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
+            if motion > 1.0 or colours[k] > self.max_colour_dist:
+                continue
+            cost[k] = colours[k] / self.max_colour_dist + motion
+        return cost, colours
+
+    def absorb(self, source: int, target: int) -> None:
+        """Fold fragment ``source`` into identity ``target`` (after any merge, whatever decided it)."""
+        src = self.fragments.pop(source, None)
+        dst = self.fragments.get(target)
+        if src is None:
+            return
+        if dst is None:
+            self.fragments[target] = src
+            src.decided = True
+            return
+        newer, older = (src, dst) if src.last_s >= dst.last_s else (dst, src)
+        merged = Fragment(min(src.first_s, dst.first_s), newer.last_s, newer.boxes.copy(), newer.n,
+                          src.clean + dst.clean, src.clean_n + dst.clean_n, src.any + dst.any, src.any_n + dst.any_n,
+                          older.first_box, decided=True)
+        self.fragments[target] = merged
+
+    def forget(self, identities: set[int]) -> None:
+        for identity in identities:
+            self.fragments.pop(identity, None)
+
+
+def _overlap(xyxy: np.ndarray) -> np.ndarray:
+    """(K, K): the fraction of box i covered by box j (0 on the diagonal)."""
+    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
+    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
+    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
+    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = np.maximum((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]), 1e-6)
+    cover = inter / area[:, None]
+    np.fill_diagonal(cover, 0.0)
+    return cover
