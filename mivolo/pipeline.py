@@ -225,9 +225,10 @@ class Pipeline:
                                 min_votes=1 if independent else None)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
-        if self.embedder is not None and not independent:
+        if cfg.merge.enabled and not independent:
             body = tracker.body_embeddings if tracker.has_reid else None
-            merge = MergeStep(cfg.merge, self.embedder, cfg.settle.forget_after_s, body, identities.merge)
+            merge = MergeStep(cfg.merge, self.embedder, cfg.settle.forget_after_s, body, identities.merge,
+                              face_gate=self.face_gate)
         sinks = self.make_sinks(cfg, source)
         run = RunInfo(out_dir, source.info, cfg, self.device, self.models,
                       source.reopen if source.info.rewindable else None)

@@ -24,26 +24,26 @@ def test_a_lone_face_that_gets_its_body_keeps_its_identity():
     face = [330, 100, 390, 160]
     for i in range(5):  # the person detector misses the body: the face is its own identity 5
         dets = frame(5, face)
-        assert handover(i, dets, visible(dets)) == []
+        assert handover(i / 10, dets, visible(dets)) == []
     dets = frame(3, [331, 101, 391, 161], person_id=3, person_box=[280, 80, 430, 270])  # body found: id 3
-    assert handover(5, dets, visible(dets)) == [(3, 5)]
+    assert handover(0.5, dets, visible(dets)) == [(3, 5)]
 
 
 def test_faces_of_two_people_on_screen_are_never_linked():
     handover = FaceHandOver()
     a, b = [100, 100, 150, 150], [104, 102, 154, 152]  # two heads close together, both on screen
     dets = Detections.concat([frame(1, a), frame(2, b)])
-    handover(0, dets, visible(dets))
+    handover(0.0, dets, visible(dets))
     swapped = Detections.concat([frame(2, a), frame(1, b)])
-    assert handover(1, swapped, visible(swapped)) == []  # ids 1 and 2 are both visible: never the same person
+    assert handover(0.1, swapped, visible(swapped)) == []  # ids 1 and 2 are both visible: never the same person
 
 
 def test_a_face_far_away_or_long_ago_is_not_linked():
-    handover = FaceHandOver(max_gap_frames=2)
-    handover(0, frame(5, [330, 100, 390, 160]), np.array([5]))
+    handover = FaceHandOver(max_gap_s=0.3)
+    handover(0.0, frame(5, [330, 100, 390, 160]), np.array([5]))
     moved = frame(3, [100, 100, 160, 160])
-    assert handover(1, moved, visible(moved)) == []  # no overlap
-    later = FaceHandOver(max_gap_frames=2)
-    later(0, frame(5, [330, 100, 390, 160]), np.array([5]))
+    assert handover(0.1, moved, visible(moved)) == []  # no overlap
+    later = FaceHandOver(max_gap_s=0.3)
+    later(0.0, frame(5, [330, 100, 390, 160]), np.array([5]))
     same_place = frame(3, [330, 100, 390, 160])
-    assert later(10, same_place, visible(same_place)) == []  # 10 frames later: not a hand-over
+    assert later(1.0, same_place, visible(same_place)) == []  # a second later: not a hand-over

@@ -76,7 +76,7 @@ def test_signature_memory_is_fixed_size():
 
 def test_identities_merge_adds_the_evidence():
     image = np.zeros((400, 400, 3), np.uint8)
-    ids = Identities(SettleConfig())
+    ids = Identities(SettleConfig(min_votes=2))  # one look each: the merge makes the two needed
 
     def dets(track: int, age: float, male: float) -> Detections:
         d = Detections.from_boxes([[0, 0, 100, 300], [30, 10, 80, 70]], [0.9, 0.9], [PERSON, FACE])

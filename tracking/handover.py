@@ -21,17 +21,17 @@ from mivolo.core.structures import Detections
 @dataclass
 class FaceHandOver:
     min_iou: float = 0.5
-    max_gap_frames: int = 2  # the earlier face may have been seen up to this many frames before
+    max_gap_s: float = 0.3  # the earlier face was seen at most this long before (1-2 frames at 7 fps)
     _boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     _ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    _frame: int = -(10**9)
+    _time: float = -1e9
 
-    def __call__(self, frame_index: int, dets: Detections, visible: np.ndarray) -> list[tuple[int, int]]:
+    def __call__(self, time_s: float, dets: Detections, visible: np.ndarray) -> list[tuple[int, int]]:
         """(absorbed id, into id) pairs for this frame. ``visible``: (K,) every id on screen in this frame
         (after earlier links were resolved); dets.track_id holds the ids the faces carry now."""
         faces = np.flatnonzero(dets.is_face & (dets.track_id >= 0))
         links: list[tuple[int, int]] = []
-        recent = 0 < frame_index - self._frame <= self.max_gap_frames
+        recent = 0 < time_s - self._time <= self.max_gap_s
         if recent and len(faces) and len(self._ids):
             overlap = iou_matrix(dets.xyxy[faces], self._boxes)
             on_screen = set(np.asarray(visible).tolist())
@@ -42,5 +42,5 @@ class FaceHandOver:
                     links.append((new, old))
         if len(faces):
             self._boxes, self._ids = dets.xyxy[faces].copy(), dets.track_id[faces].copy()
-            self._frame = frame_index
+            self._time = time_s
         return links

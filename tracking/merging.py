@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mivolo.core.config import MergeConfig
-from mivolo.core.structures import Detections
+from mivolo.core.structures import ACCEPTED, REJECTED, Detections
+from tracking.handover import FaceHandOver
 from tracking.relink import Link, Relinker, colour_distance
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signat
 FACE_COLOUR_VETO = 0.5  # a face/body merge is refused when clothing colours are further apart than this
 RELINK_DEFAULTS = {k: getattr(Relinker, k) for k in ("max_gap_s", "max_colour_dist", "gate_h", "gate_h_per_s",
                                                       "margin", "min_obs", "max_size_ratio")}
+FaceCheck = Callable[[np.ndarray, Detections, np.ndarray], Detections]  # (image, dets, rows) -> dets (face_ok)
 Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image_bgr, (K, 4) xyxy) -> (K, D) unit vectors
 
 
@@ -235,9 +237,14 @@ class MergeStep:
 
     def __init__(self, config: MergeConfig, face_embedder: Embedder | None, max_gap_s: float,
                  body_embedder: Embedder | None = None,
-                 on_merge: Callable[[int, int], None] | None = None) -> None:
+                 on_merge: Callable[[int, int], None] | None = None,
+                 face_gate: FaceCheck | None = None) -> None:
+        """``face_gate(image, dets, rows) -> dets`` sets ``face_ok`` of the faces of those rows (the detection
+        stage's face-quality gate, injected): only accepted faces feed face signatures."""
         self.config = config
         self.face_embedder = face_embedder
+        self.face_gate = face_gate
+        self.handover = FaceHandOver() if config.handover else None
         self.body_embedder = body_embedder
         self.on_merge = on_merge
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
@@ -277,7 +284,22 @@ class MergeStep:
                 self._report(merge, merge.cue)
         dets.track_id[:] = self.merger.resolve(raw)
         self._one_box_per_identity(dets, raw, persons)
+        if self.handover is not None:
+            self._hand_over(time_s, dets, raw)
         return dets
+
+    def _hand_over(self, time_s: float, dets: Detections, raw: np.ndarray) -> None:
+        """A face that changed tracks between two frames (lone face <-> its person's face) stays one person."""
+        visible = np.unique(dets.track_id[dets.track_id >= 0])
+        linked = False
+        for new, old in self.handover(time_s, dets, visible):
+            if self.merger.identity_of(new) != new or self.merger.identity_of(old) != old:
+                continue
+            self._report(self.merger.absorb(new, old, 1.0), "face hand-over")
+            linked = True
+        if linked:  # rows left unidentified by _one_box_per_identity stay so
+            kept = dets.track_id >= 0
+            dets.track_id[kept] = self.merger.resolve(raw)[kept]
 
     def _colours_disagree(self, track_id: int, identity: int) -> bool:
         frags = self.relinker.fragments if self.relinker is not None else {}
@@ -319,7 +341,11 @@ class MergeStep:
             & (boxes[:, 3] < height - EDGE_PX) & ((boxes[:, 3] - boxes[:, 1]) >= self.config.min_face_px)
         faces = faces[whole]
         wanted = [self.merger.needs_embedding(int(raw[r]), time_s) for r in faces]
-        return faces[np.asarray(wanted, dtype=bool)] if len(faces) else faces
+        faces = faces[np.asarray(wanted, dtype=bool)] if len(faces) else faces
+        if self.face_gate is not None and len(faces):
+            self.face_gate(image, dets, faces)
+            return faces[dets.face_ok[faces] == ACCEPTED]
+        return faces[dets.face_ok[faces] != REJECTED]
 
     def _report(self, merge: Merge | None, cue: str) -> None:
         if merge is None:

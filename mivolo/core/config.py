@@ -82,6 +82,16 @@ class MergeConfig:
     margin: float = 0.01  # the best match must beat the runner-up by this much (an ambiguous match is no match)
     body_threshold: float = 0.85  # body-only merges (no usable face on one side) need this Re-ID similarity
     body_veto: float = 0.5  # a face match is refused when the bodies are less similar than this
+    face_colour_veto: float = 0.5  # face/body merges refused when clothing colours are further apart
+    handover: bool = True  # a face that moves between a lone-face track and its person's track is one person
+    relink: bool = True  # join fragments after short gaps (motion + clothing colours, no model)
+    relink_max_gap_s: float = 2.0
+    relink_max_colour_dist: float = 0.35  # Bhattacharyya distance, each body half
+    relink_gate_h: float = 0.5  # predicted position within this many box heights ...
+    relink_gate_h_per_s: float = 0.25  # ... plus this many per second of gap
+    relink_margin: float = 0.3  # the best candidate must beat the others by this much, both ways
+    relink_min_obs: int = 3
+    relink_max_size_ratio: float = 1.4
 
 
 @dataclass
