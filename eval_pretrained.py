@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-persons", action="store_true", help="MiVOLO: use person crops")
     p.add_argument("--disable-faces", action="store_true", help="MiVOLO: person crops only")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--face-align", default="redetect", choices=("redetect", "map", "box"),
+                   help="offline model: how a face box becomes the box dlib's landmark model expects (redetect: "
+                        "dlib HOG around the box, else a geometric rule; map: the rule only; box: as detected)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--half", action="store_true", help="fp16 (CUDA)")
     p.add_argument("--output", default=None, help="write the JSON report here")
@@ -94,10 +97,10 @@ def run(args: argparse.Namespace) -> dict:
             ages, male = net.predict_crops(faces, bodies)
             return [Prediction(float(a), float(m)) for a, m in zip(ages, male, strict=True)]
     else:
-        from mivolo.estimation.offline import OfflineAgeGender
+        from mivolo.estimation.offline import OfflineAgeGender, box_rule_for
 
-        model = OfflineAgeGender(min_face_px=8)
-        name = model.name
+        model = OfflineAgeGender(min_face_px=8, align=args.face_align, box_rule=box_rule_for(detector.name))
+        name = f"{model.name}, face boxes: {args.face_align}"
 
         def predict(batch):
             out = []
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> dict:
             return out
 
     report = evaluate(samples, predict, args.batch_size, find_face)
+    if not args.checkpoint:
+        report["faces_redetected"] = model.counts["redetected"]
     return {"estimator": name, "dataset_type": args.dataset_type, "dataset": str(args.dataset_images), **report}
 
 

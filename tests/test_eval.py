@@ -11,16 +11,28 @@ from mivolo.evaluation.agegender import load_dataset
 
 
 def test_offline_model_on_real_utkface_sample(tmp_path):
+    """Issue point 7: faces aligned the way the age/gender model was trained.
+
+    On these 72 faces the package on its own (dlib HOG detection + alignment) scores MAE 6.69 / gender 81.9 %;
+    BlazeFace boxes handed over as they are score MAE 8.67 / 75.0 %; re-detected with dlib's HOG around the box
+    MAE 6.72 / 80.6 %.
+    """
     folder = SHARED / "faces" / "utkface_sample"
     if not folder.is_dir():
         pytest.skip("../shared/data is not present")
-    out = tmp_path / "report.json"
-    assert eval_pretrained.main(["--dataset-type", "folder", "--dataset-images", str(folder),
-                                 "--output", str(out)]) == 0
-    report = json.loads(out.read_text())
+    reports = {}
+    for align in ("box", "redetect"):
+        out = tmp_path / f"{align}.json"
+        assert eval_pretrained.main(["--dataset-type", "folder", "--dataset-images", str(folder),
+                                     "--face-align", align, "--output", str(out)]) == 0
+        reports[align] = json.loads(out.read_text())
+    report = reports["redetect"]
     assert report["evaluated"] == 72
-    assert report["age_mae"] < 12 and report["gender_accuracy"] > 65  # a real model, not chance
     assert sum(b["n"] for b in report["age_bands"].values()) == 72
+    assert report["faces_redetected"] >= 65  # nearly every face gets dlib's own box
+    # within noise of the package alone (6.69 / 81.9 %); the boxes as detected (8.67 / 75.0 %) fail both
+    assert report["age_mae"] <= 7.2 and report["gender_accuracy"] >= 79
+    assert reports["box"]["age_mae"] - report["age_mae"] >= 1.0
 
 
 def test_mivolo_on_an_annotation_csv_with_persons_and_ranges(tmp_path):
