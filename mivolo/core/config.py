@@ -49,6 +49,7 @@ class EstimatorConfig:
     with_persons: bool = False
     disable_faces: bool = False
     min_face_px: int = 20  # faces smaller than this are not estimated (too few pixels to trust)
+    face_align: str = "redetect"  # offline model: redetect (dlib HOG box around ours) | map | box (as detected)
     compile: bool = False  # torch.compile the MiVOLO network (slow first frames, faster afterwards on GPU)
 
 
@@ -152,6 +153,7 @@ class PipelineConfig:
             (0.5 <= self.settle.min_gender_agreement <= 1, "settle.min_gender_agreement must be between 0.5 and 1"),
             (-1 <= self.merge.threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
+            (self.estimator.face_align in ("redetect", "map", "box"), "--face-align must be redetect, map or box"),
         ]
         for ok, message in checks:
             if not ok:

@@ -29,7 +29,7 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
                         "the offline age/gender model reads faces only")
     from mivolo.estimation.offline import OfflineAgeGender
 
-    return OfflineAgeGender(min_face_px=config.min_face_px)
+    return OfflineAgeGender(min_face_px=config.min_face_px, align=config.face_align)
 
 
 def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool = True,
