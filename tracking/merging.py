@@ -27,9 +27,7 @@ from tracking.relink import Link, Relinker, colour_distance
 
 log = logging.getLogger(__name__)
 EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
-FACE_COLOUR_VETO = 0.5  # a face/body merge is refused when clothing colours are further apart than this
-RELINK_DEFAULTS = {k: getattr(Relinker, k) for k in ("max_gap_s", "max_colour_dist", "gate_h", "gate_h_per_s",
-                                                      "margin", "min_obs", "max_size_ratio")}
+RELINK_SETTINGS = ("max_gap_s", "max_colour_dist", "gate_h", "gate_h_per_s", "margin", "min_obs", "max_size_ratio")
 FaceCheck = Callable[[np.ndarray, Detections, np.ndarray], Detections]  # (image, dets, rows) -> dets (face_ok)
 Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image_bgr, (K, 4) xyxy) -> (K, D) unit vectors
 
@@ -250,9 +248,9 @@ class MergeStep:
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
                                      body_threshold=config.body_threshold, body_veto=config.body_veto,
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
-        self.relinker = Relinker(**{k: getattr(config, f"relink_{k}", v) for k, v in RELINK_DEFAULTS.items()}) \
-            if getattr(config, "relink", True) else None
-        self.colour_veto = float(getattr(config, "face_colour_veto", FACE_COLOUR_VETO))
+        self.relinker = Relinker(**{k: getattr(config, f"relink_{k}") for k in RELINK_SETTINGS}) \
+            if config.relink else None
+        self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
         self.conflicts = 0  # rows left unidentified: a revived track whose identity a newer track carries
@@ -283,9 +281,9 @@ class MergeStep:
                 merge.cue = "motion+colour"
                 self._report(merge, merge.cue)
         dets.track_id[:] = self.merger.resolve(raw)
-        self._one_box_per_identity(dets, raw, persons)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
+        self._one_box_per_identity(dets, raw)
         return dets
 
     def _hand_over(self, time_s: float, dets: Detections, raw: np.ndarray) -> None:
@@ -295,11 +293,13 @@ class MergeStep:
         for new, old in self.handover(time_s, dets, visible):
             if self.merger.identity_of(new) != new or self.merger.identity_of(old) != old:
                 continue
+            before, after = self.merger.signatures.get(old), self.merger.signatures.get(new)
+            if before is None or after is None or after.first_s <= before.last_s:
+                continue  # they were on screen together at some time: two people
             self._report(self.merger.absorb(new, old, 1.0), "face hand-over")
             linked = True
-        if linked:  # rows left unidentified by _one_box_per_identity stay so
-            kept = dets.track_id >= 0
-            dets.track_id[kept] = self.merger.resolve(raw)[kept]
+        if linked:
+            dets.track_id[:] = self.merger.resolve(raw)
 
     def _colours_disagree(self, track_id: int, identity: int) -> bool:
         frags = self.relinker.fragments if self.relinker is not None else {}
@@ -317,17 +317,20 @@ class MergeStep:
             return False
         return float(body_a @ body_b) < self.merger.body_veto
 
-    def _one_box_per_identity(self, dets: Detections, raw: np.ndarray, persons: np.ndarray) -> None:
-        """Person rows sharing an identity (a revived older track and its newer continuation): the newest track
-        keeps it; the other rows (and their faces) get -1."""
-        ids = dets.track_id[persons]
+    def _one_box_per_identity(self, dets: Detections, raw: np.ndarray) -> None:
+        """Boxes that stand for a person (person rows, faces without a person) sharing an identity in one frame
+        (a revived older track and its newer continuation): one keeps it (a person row before a lone face, then
+        the newest track); the other tracks' rows get -1."""
+        standing = np.flatnonzero((dets.track_id >= 0) & (dets.is_person | (dets.pair < 0)))
+        ids = dets.track_id[standing]
         if len(ids) < 2 or len(np.unique(ids)) == len(ids):
             return
         losers = set()
         for identity in np.unique(ids):
-            rows = persons[ids == identity]
+            rows = standing[ids == identity]
             if len(rows) > 1:
-                losers.update(int(t) for t in raw[rows] if t != raw[rows].max())
+                keep = max(rows, key=lambda r: (bool(dets.is_person[r]), int(raw[r])))
+                losers.update(int(raw[r]) for r in rows if raw[r] != raw[keep])
         drop = np.isin(raw, list(losers))
         self.conflicts += int(np.count_nonzero(drop & dets.is_person))
         dets.track_id[drop] = -1

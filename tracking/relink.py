@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from mivolo.core.config import MergeConfig
+
 H_BINS, S_BINS, V_BINS = 8, 4, 4  # chromatic pixels: hue x saturation; achromatic ones: value
 HALF_DIM = H_BINS * S_BINS + V_BINS
 MIN_S, MIN_V = 48, 40  # below these a pixel's hue means nothing: it counts by its value only
@@ -102,14 +104,16 @@ class Link:
 
 @dataclass
 class Relinker:
-    max_gap_s: float = 2.0
-    min_obs: int = 3
+    """Settings as in ``MergeConfig.relink_*`` (defaults from there)."""
+
+    max_gap_s: float = MergeConfig.relink_max_gap_s
+    min_obs: int = MergeConfig.relink_min_obs
     decide_s: float = 2.0
-    gate_h: float = 0.5  # box heights allowed between the prediction and the new track's first box ...
-    gate_h_per_s: float = 0.25  # ... plus this many per second of gap
-    max_size_ratio: float = 1.4
-    max_colour_dist: float = 0.35
-    margin: float = 0.3
+    gate_h: float = MergeConfig.relink_gate_h  # box heights allowed between the prediction and the first box ...
+    gate_h_per_s: float = MergeConfig.relink_gate_h_per_s  # ... plus this many per second of gap
+    max_size_ratio: float = MergeConfig.relink_max_size_ratio
+    max_colour_dist: float = MergeConfig.relink_max_colour_dist
+    margin: float = MergeConfig.relink_margin
     velocity_s: float = 1.0
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
