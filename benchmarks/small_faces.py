@@ -8,6 +8,8 @@ Measured per face detector (the default ``OfflineDetector`` face path before/aft
 ../shared/data/weights when present): face recall (IoU >= 0.5 with the pasted box) overall, per frame and by face
 size, false positives per frame, ms/frame of the face search at 720p. Optionally (``--cli``) the whole CLI on the
 clip: identities vs the number of distinct people, IDF1 (TrackEval, when installed).
+Timings: ``ms_per_frame`` (median, min) of each setup as it is scored, and ``speed_ms_per_frame_720p``: all setups
+interleaved frame by frame (min, p25, median), the fairer comparison on a shared machine.
 Results: ``benchmarks/results/small_faces.json``.
 """
 
@@ -201,10 +203,67 @@ def setups(shared: Path = SHARED) -> dict:
     return out
 
 
+def speed(frames: list[np.ndarray], detectors: dict, rounds: int = 4) -> dict:
+    """ms/frame of each detector, interleaved frame by frame (other jobs on the machine hit them alike)."""
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    for _ in range(rounds):
+        for frame in frames:
+            for name, detect in detectors.items():
+                start = time.perf_counter()
+                detect(frame)
+                times[name].append(1000 * (time.perf_counter() - start))
+    return {name: {"min": round(min(t), 1), "p25": round(float(np.percentile(t, 25)), 1),
+                   "median": round(float(np.median(t)), 1)} for name, t in times.items()}
+
+
+def write_clip(clip: Clip, folder: Path) -> tuple[Path, Path]:
+    """clip.mp4 and its MOTChallenge ground truth (gt.txt: one row per pasted face, id = person)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    video, gt = folder / "clip.mp4", folder / "gt.txt"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), clip.fps, (WIDTH, HEIGHT))
+    rows = []
+    for k, (frame, boxes, ids) in enumerate(zip(clip.frames, clip.boxes, clip.ids, strict=True), start=1):
+        writer.write(frame)
+        rows += [(k, int(i) + 1, x1, y1, x2 - x1, y2 - y1, 1, 1, 1)
+                 for (x1, y1, x2, y2), i in zip(boxes, ids, strict=True)]
+    writer.release()
+    np.savetxt(gt, np.asarray(rows, np.float64).reshape(-1, 9), delimiter=",", fmt="%g")
+    return video, gt
+
+
+def run_cli(clip: Clip, work: Path) -> dict:
+    """The whole default CLI on the clip: identities vs distinct people, IDF1/HOTA of tracks.txt vs the faces."""
+    import subprocess
+    import sys
+
+    video, gt = write_clip(clip, work)
+    out = work / "out"
+    cmd = [sys.executable, str(ROOT / "demo.py"), "--input", str(video), "--output", str(out), "--tracker",
+           "botsort.yaml", "--save-json", "--no-progress"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    row: dict = {"wall_s": round(time.perf_counter() - start, 1), "rc": proc.returncode, "people": clip.people}
+    if proc.returncode != 0:
+        return {**row, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    run = orjson.loads((out / "run.json").read_bytes())
+    count = int(orjson.loads((out / "identities.json").read_bytes())["count"])
+    row.update({"fps": run.get("fps"), "identities": count,
+                "count_error_pct": round(100 * abs(count - clip.people) / clip.people, 1)})
+    try:
+        from mivolo.evaluation.mot import evaluate_mot
+
+        row.update(evaluate_mot(out / "tracks.txt", gt, len(clip.frames), "FACES"))
+    except ImportError as exc:
+        row["metrics"] = f"not computed: {exc}"
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--quick", action="store_true", help="12 frames, default stacks only")
+    parser.add_argument("--cli", type=int, default=0, metavar="FRAMES",
+                        help="also run demo.py on a clip of FRAMES frames (48-96 px faces) and score it")
     args = parser.parse_args()
     chips = load_chips()
     if not chips:
@@ -212,11 +271,12 @@ def main() -> None:
     frames = 12 if args.quick else args.frames
     clips = {"faces 48-96 px": build_clip(chips, frames, (48, 96), seed=0),
              "faces 24-47 px": build_clip(chips, frames, (24, 47), seed=1)}
+    detectors = setups()
     result = {"machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "threads": cv2.getNumThreads(),
                           "load_avg_start": [round(x, 2) for x in __import__("os").getloadavg()]},
               "clips": {name: {"frames": frames, "people": c.people, "faces": int(sum(len(b) for b in c.boxes)),
                                **c.meta} for name, c in clips.items()}, "rows": {}}
-    for name, detect in setups().items():
+    for name, detect in detectors.items():
         if args.quick and "default" not in name:
             continue
         result["rows"][name] = {clip_name: score(clip, detect) for clip_name, clip in clips.items()}
@@ -224,6 +284,14 @@ def main() -> None:
         print(f"{name:68s} " + "  ".join(f"{c}: recall {r['recall']:.3f} (by size {r['recall_by_size']}) "
                                           f"fp/frame {r['false_pos_per_frame']} {r['ms_per_frame']} ms"
                                           for c, r in row.items()))
+    result["speed_ms_per_frame_720p"] = speed(clips["faces 48-96 px"].frames[:12], detectors, 2 if args.quick else 4)
+    print("ms/frame (min, p25, median):", result["speed_ms_per_frame_720p"])
+    if args.cli:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            result["cli"] = run_cli(build_clip(chips, args.cli, (48, 96), seed=2), Path(tmp))
+        print("cli:", result["cli"])
     result["machine"]["load_avg_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
