@@ -62,3 +62,14 @@ def test_single_full_range_pass_misses_them(face_clip):
     """What the default did before: the full-range model on the letterboxed frame finds few 48-96 px faces."""
     full = whole_frame_faces(0)
     assert score(face_clip, lambda image: full(image)[0], warmup=0)["recall"] < 0.5
+
+
+def test_faces_below_a_persons_head_region_are_dropped():
+    from mivolo.detection.faces_in_persons import below_heads
+
+    person = np.array([[100, 100, 200, 400]], np.float32)
+    faces = np.array([[130, 105, 170, 145],  # head
+                      [120, 280, 150, 310],  # a hand at hip height
+                      [400, 280, 430, 310]], np.float32)  # outside any body
+    assert below_heads(faces, person).tolist() == [False, True, False]
+    assert below_heads(faces, np.zeros((0, 4), np.float32)).tolist() == [False] * 3
