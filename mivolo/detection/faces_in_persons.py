@@ -7,7 +7,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from mivolo.core.boxes import intersection, nms
+from mivolo.core.boxes import box_area, intersection, nms
 from mivolo.core.structures import FACE, Detections
 
 BoxFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -25,6 +25,21 @@ def head_regions(person_xyxy: np.ndarray, width: int, height: int) -> np.ndarray
     regions[:, [0, 2]] = np.clip(regions[:, [0, 2]], 0, width)
     regions[:, [1, 3]] = np.clip(regions[:, [1, 3]], 0, height)
     return np.round(regions).astype(np.int64)
+
+
+def below_heads(face_xyxy: np.ndarray, person_xyxy: np.ndarray, containment: float = 0.8) -> np.ndarray:
+    """Faces lying inside a person box below its head region (hands, logos on a shirt): (F,) bool.
+
+    A face inside a visible body is in the upper part of that body; the whole-frame scan finds faces anywhere,
+    so what it finds lower down in a person box is not that person's face (and, in a view from above, not the
+    face of someone behind either, whose head is higher in the picture).
+    """
+    if len(face_xyxy) == 0 or len(person_xyxy) == 0:
+        return np.zeros(len(face_xyxy), bool)
+    inside = intersection(face_xyxy, person_xyxy) / np.maximum(box_area(face_xyxy), 1.0)[:, None] >= containment
+    centre_y = (face_xyxy[:, 1] + face_xyxy[:, 3])[:, None] / 2
+    head_bottom = person_xyxy[None, :, 1] + HEAD_FRACTION * (person_xyxy[None, :, 3] - person_xyxy[None, :, 1])
+    return (inside & (centre_y > head_bottom)).any(axis=1)
 
 
 class FaceFinder:
@@ -53,6 +68,8 @@ class FaceFinder:
         sources = [np.zeros(0, np.int64)]
         if self.frame_detector is not None:
             b, s = self.frame_detector(image)
+            body = below_heads(b, person_xyxy)
+            b, s = b[~body], s[~body]
             boxes.append(b)
             scores.append(s)
             sources.append(np.full(len(b), -1, np.int64))
