@@ -40,6 +40,8 @@ class DetectorConfig:
     face_crop_model: str = "short"  # BlazeFace model for person crops: short (128 px input) | back (256 px)
     face_crop_size: int = 256  # person crops are scaled so their upper part is this tall
     face_gate: bool = True  # only real, frontal, sharp faces vote for age/gender or sign for merging
+    face_min_px: int = 44  # offline: smallest face the whole-frame BlazeFace scan looks for (0: one 128 px pass)
+    face_scan_conf: float = 0.6  # offline: threshold of that scan
     skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
 
 
@@ -154,6 +156,7 @@ class PipelineConfig:
             (-1 <= self.merge.threshold <= 1, "--merge-threshold must be between -1 and 1"),
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
             (self.estimator.face_align in ("redetect", "map", "box"), "--face-align must be redetect, map or box"),
+            (self.detector.face_min_px >= 0, "--face-min-px must be 0 or more"),
         ]
         for ok, message in checks:
             if not ok:

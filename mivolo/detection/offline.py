@@ -37,8 +37,7 @@ def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object 
             from mivolo.detection.blazeface import BlazeFaceDetector, whole_frame_faces
 
             # DetectorConfig.face_min_px / face_scan_conf (getattr: the fields may not exist in older configs)
-            frame = whole_frame_faces(getattr(config, "face_min_px", 44), config.face_conf,
-                                      getattr(config, "face_scan_conf", 0.6))
+            frame = whole_frame_faces(config.face_min_px, config.face_conf, config.face_scan_conf)
             crop = BlazeFaceDetector(config.face_crop_model, conf=config.face_conf) if config.face_in_person else None
             return frame, crop, [d.name for d in (frame, crop) if d is not None]
         except (FileNotFoundError, ImportError) as exc:
