@@ -93,6 +93,7 @@ def test_identities_merge_adds_the_evidence():
     assert ids.final_label(1).age == pytest.approx(30) and state.last_s == 5.0
 
 
+@pytest.mark.slow
 def test_people_who_come_back_are_counted_once(tmp_path):
     from mivolo.evaluation.sample import make_sample_video
 
