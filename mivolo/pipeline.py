@@ -222,7 +222,7 @@ class Pipeline:
         cfg = self.config
         independent = source.info.independent_frames
         identities = Identities(cfg.settle, min_frames=1 if independent else None,
-                                min_votes=1 if independent else None)
+                                min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if cfg.merge.enabled and not independent:

@@ -16,7 +16,7 @@ import numpy as np
 
 from mivolo.core.boxes import clip_boxes
 from mivolo.core.config import SettleConfig
-from mivolo.core.structures import Detections, FinishedIdentity, Label
+from mivolo.core.structures import ACCEPTED, Detections, FinishedIdentity, Label
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
 
@@ -46,6 +46,8 @@ class TrackState:
     crop_score: float = -1.0
     crop_frame: int = -1
     centre: tuple[float, float] = (0.0, 0.0)
+    body_seen: bool = False  # a person box was part of this identity at least once
+    face_confirmed: bool = False  # the face-quality gate accepted one of its faces at least once
     track_ids: list[int] = field(default_factory=list)  # tracker fragments merged into this identity
 
 
@@ -94,8 +96,13 @@ class Identities:
     """
 
     def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None,
-                 min_votes: int | None = None) -> None:
-        """``min_frames`` / ``min_votes`` override the config (1 for separate images: one look is all there is)."""
+                 min_votes: int | None = None, faces_need_confirming: bool = False) -> None:
+        """``min_frames`` / ``min_votes`` override the config (1 for separate images: one look is all there is).
+
+        ``faces_need_confirming`` (a face gate runs): an identity seen only as a face (never with a body) counts
+        as a person only once the gate accepted one of its faces; a "face" that never was one is not a person.
+        """
+        self.faces_need_confirming = faces_need_confirming
         self.config = config
         self.tracks: dict[int, TrackState] = {}
         self.crop_margin = crop_margin
@@ -127,6 +134,8 @@ class Identities:
                                                       track_ids=[tid])
             state.last_s, state.last_frame = time_s, frame_index
             state.frames_seen += 1
+            state.body_seen |= bool(dets.is_person[box_row])
+            state.face_confirmed |= bool(face_row >= 0 and dets.face_ok[face_row] == ACCEPTED)
             x1, y1, x2, y2 = dets.xyxy[box_row]
             state.centre = (float((x1 + x2) / 2), float((y1 + y2) / 2))
             self._vote(state, dets, box_row, face_row)
@@ -274,6 +283,8 @@ class Identities:
         if source.crop_score > target.crop_score:
             target.crop, target.crop_score, target.crop_frame = source.crop, source.crop_score, source.crop_frame
         target.track_ids = sorted({*target.track_ids, *source.track_ids})
+        target.body_seen |= source.body_seen
+        target.face_confirmed |= source.face_confirmed
 
     # ---- leaving memory --------------------------------------------------------------------------------------
     def record_of(self, state: TrackState) -> IdentityRecord:
@@ -292,6 +303,11 @@ class Identities:
         gone = [tid for tid, s in self.tracks.items()
                 if now_s is None or now_s - s.last_s > self.config.forget_after_s]
         states = [self.tracks.pop(tid) for tid in gone]
-        self.finished.extend(FinishedIdentity(self.record_of(s).as_row(), s.crop) for s in states
-                             if s.frames_seen >= self.min_frames)
+        self.finished.extend(FinishedIdentity(self.record_of(s).as_row(), s.crop) for s in states if self.counts(s))
         return states
+
+    def counts(self, state: TrackState) -> bool:
+        """Whether an identity is a person to count: seen often enough, and (with a face gate) either with a body
+        or with at least one real face."""
+        evidence = state.body_seen or state.face_confirmed or not self.faces_need_confirming
+        return state.frames_seen >= self.min_frames and evidence

@@ -56,7 +56,7 @@ class FaceQualityConfig:
     max_roll_deg: float = 30.0
     max_yaw: float = 0.3  # nose offset from the eye midline, in eye distances (about sin(yaw) / 1.5)
     # head region of the person box: face centre in the top head_fraction, horizontally inside (plus a margin)
-    head_fraction: float = 0.35
+    head_fraction: float = 0.5  # upper half: people close to the camera are cut off by the frame bottom
     head_margin: float = 0.1  # of the person box width (and of its height above the top edge)
 
 
