@@ -60,3 +60,25 @@ def test_a_merge_adds_up_the_evidence_of_both_fragments():
     ids.merge(2, 1)
     assert ids.final_label(1).gender == "female"
     assert ids.final_ids(np.array([2, 1, 7])).tolist() == [1, 1, 7]
+
+
+def lone_face(track_id: int, face_ok: int) -> Detections:
+    dets = Detections.from_boxes([[30, 10, 81, 74]], [0.9], FACE)
+    dets.track_id[:] = track_id
+    dets.face_ok[:] = face_ok
+    return dets
+
+
+def test_a_face_only_identity_counts_once_a_real_face_was_seen():
+    ids = Identities(SettleConfig(), faces_need_confirming=True)
+    for i in range(10):
+        ids.update(i, i / 10, IMAGE, lone_face(1, REJECTED))  # a "face" the gate never accepted: no person
+        ids.update(i, i / 10, IMAGE, lone_face(2, REJECTED if i < 9 else ACCEPTED))  # one real look is enough
+        ids.update(i, i / 10, IMAGE, one_look(3, 30, 0.9, REJECTED))  # a body: a person, face or not
+    ids.retire(None)
+    assert sorted(f.row["id"] for f in ids.finished) == [2, 3]
+    without_gate = Identities(SettleConfig())
+    for i in range(10):
+        without_gate.update(i, i / 10, IMAGE, lone_face(1, -1))
+    without_gate.retire(None)
+    assert [f.row["id"] for f in without_gate.finished] == [1]  # no gate: nothing to confirm with

@@ -47,3 +47,13 @@ def test_a_face_far_away_or_long_ago_is_not_linked():
     later(0.0, frame(5, [330, 100, 390, 160]), np.array([5]))
     same_place = frame(3, [330, 100, 390, 160])
     assert later(1.0, same_place, visible(same_place)) == []  # a second later: not a hand-over
+
+
+def test_ids_once_seen_together_are_never_linked_later():
+    handover = FaceHandOver()
+    both = Detections.concat([frame(5, [330, 100, 390, 160]), frame(3, [600, 100, 660, 160])])
+    handover(0.0, both, visible(both))  # 5 and 3 are two people on screen at once
+    alone = frame(5, [330, 100, 390, 160])
+    handover(0.1, alone, visible(alone))
+    taken = frame(3, [331, 101, 391, 161])  # 3's id now on 5's face box: a tracker mix-up, not a hand-over
+    assert handover(0.2, taken, visible(taken)) == []

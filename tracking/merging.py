@@ -293,9 +293,6 @@ class MergeStep:
         for new, old in self.handover(time_s, dets, visible):
             if self.merger.identity_of(new) != new or self.merger.identity_of(old) != old:
                 continue
-            before, after = self.merger.signatures.get(old), self.merger.signatures.get(new)
-            if before is None or after is None or after.first_s <= before.last_s:
-                continue  # they were on screen together at some time: two people
             self._report(self.merger.absorb(new, old, 1.0), "face hand-over")
             linked = True
         if linked:
@@ -356,8 +353,10 @@ class MergeStep:
         merge.cue = cue
         if self.relinker is not None:
             self.relinker.absorb(merge.track_id, merge.into)
-        log.info("identity %d re-entered after %.1fs as track %d (%s similarity %.3f): merged", merge.into,
-                 merge.gap_s, merge.track_id, cue, merge.similarity)
+        if self.handover is not None:
+            self.handover.absorb(merge.track_id, merge.into)
+        log.info("track %d is identity %d (%s, similarity %.3f, gap %.1fs): merged", merge.track_id, merge.into, cue,
+                 merge.similarity, max(merge.gap_s, 0.0))
         if self.on_merge is not None:
             self.on_merge(merge.track_id, merge.into)
 
@@ -366,6 +365,8 @@ class MergeStep:
         self.merger.forget(identity_ids)
         if self.relinker is not None:
             self.relinker.forget(identity_ids)
+        if self.handover is not None:
+            self.handover.forget(identity_ids)
 
     def report(self) -> dict:
         """For run.json: the threshold and every merge made (``cue``: face, body or motion+colour)."""

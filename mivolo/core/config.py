@@ -70,7 +70,7 @@ class SettleConfig:
     min_gender_conf: float = 0.6
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
     min_votes: int = 3  # an age or a gender needs at least this many good estimates (else unknown)
-    min_gender_agreement: float = 0.75  # share (by weight) of the votes that must agree on the gender
+    min_gender_agreement: float = 0.7  # share (by weight) of the votes that must agree on the gender
     min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
     forget_after_s: float = 60.0  # identities unseen this long are finalised and leave memory
 
