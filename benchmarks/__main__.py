@@ -238,19 +238,22 @@ def _memory_rows(minutes: list[float]) -> list[dict]:
 
 
 def summary_markdown(result: dict) -> str:
+    from benchmarks.stacks import MODEL_STAGES
+
     lines = [f"# Benchmark results ({'quick' if result.get('quick') else 'full'})", "",
              f"commit {result['meta']['commit']}, {result['meta']['cpus']} CPUs, torch threads "
              f"{result['meta']['torch_threads']}, {result['meta']['time']}", "",
-             "| stack | fps | ms/frame | detect | track | merge | age/gender | other | overhead % |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| stack | fps | ms/frame | detect | track | face gate | merge | age/gender | other | overhead % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key in ("offline", "seed", "light"):
         row = result.get(key)
         if not row:
             continue
         s = row["stage_ms_per_frame"]
-        other = sum(v for k, v in s.items() if k not in ("detect", "track", "merge", "age_gender"))
+        other = sum(v for k, v in s.items() if k not in MODEL_STAGES)
         lines.append(f"| {key} | {row['fps']} | {row['ms_per_frame']} | {s['detect']} | {s['track']} | "
-                     f"{s['merge']} | {s['age_gender']} | {round(other, 2)} | {row['overhead_pct']} |")
+                     f"{s.get('face_gate', 0.0)} | {s['merge']} | {s['age_gender']} | {round(other, 2)} | "
+                     f"{row['overhead_pct']} |")
     if result.get("scaling"):
         lines += ["", "| people in frame | ms/frame | detect | track | merge | age/gender | identities |",
                   "|---|---|---|---|---|---|---|"]

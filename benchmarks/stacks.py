@@ -25,6 +25,9 @@ def faces_for(persons: np.ndarray) -> np.ndarray:
     return np.stack([cx - side / 2, y1, cx + side / 2, y1 + side * 1.2], axis=1).astype(np.float32)
 
 
+MODEL_STAGES = ("detect", "track", "face_gate", "merge", "age_gender")  # stages that run models
+
+
 class InjectedDetector:
     """Runs a real (possibly random-weight) detector for its cost, but returns a fixed, realistic box set:
     random weights find nothing, so the stages after detection would otherwise have no work."""
@@ -118,7 +121,7 @@ def run_stack(pipeline, source: Source) -> dict:
     summary = pipeline.run(source)
     wall = time.perf_counter() - start
     stage = summary.stage_ms
-    model_ms = sum(stage.get(k, 0.0) for k in ("detect", "track", "merge", "age_gender"))
+    model_ms = sum(stage.get(k, 0.0) for k in MODEL_STAGES)
     frame_ms = 1000 * summary.seconds / max(summary.frames, 1)
     return {"frames": summary.frames, "fps": round(summary.fps, 2), "ms_per_frame": round(frame_ms, 2),
             "stage_ms_per_frame": stage, "identities": summary.identities,
