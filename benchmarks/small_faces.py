@@ -4,7 +4,7 @@ Clip: the 72 UTKFace chips of ../shared/data/faces/utkface_sample (the face box 
 dlib all put it at 0.03-0.08 .. 0.92-0.98 of the chip) pasted with soft edges on a blurred MOT17-02 frame (a grey
 gradient when that is absent), 1280x720. Each person stands in one cell of a 10 x 5 grid for a while, drifting a
 few pixels, leaves, and comes back later in another cell (re-entries); face sizes are drawn per appearance.
-Measured per face detector (the default ``OfflineDetector`` face path before/after, and YuNet / Ultra-Light from
+Measured per face detector (the default detector's face path before/after, and YuNet / Ultra-Light from
 ../shared/data/weights when present): face recall (IoU >= 0.5 with the pasted box) overall, per frame and by face
 size, false positives per frame, ms/frame of the face search at 720p. Optionally (``--cli``) the whole CLI on the
 clip: identities vs the number of distinct people, IDF1 (TrackEval, when installed).
@@ -162,7 +162,7 @@ def score(clip: Clip, detect, warmup: int = 2) -> dict:
 
 
 def face_boxes(detector):
-    """``image -> face xyxy`` of a full ``OfflineDetector`` (persons and faces, as the pipeline runs it)."""
+    """``image -> face xyxy`` of the full default detector (persons and faces, as the pipeline runs it)."""
     from mivolo.core.structures import FACE
 
     def detect(image: np.ndarray) -> np.ndarray:
@@ -175,11 +175,11 @@ def face_boxes(detector):
 def offline_stack(min_face_px: int):
     """The offline default detector with ``face_min_px`` set (0: the single full-range pass of before)."""
     from mivolo.core.config import DetectorConfig
-    from mivolo.detection.offline import OfflineDetector
+    from mivolo.detection import build_detector
 
     config = DetectorConfig()
     config.face_min_px = min_face_px  # DetectorConfig field (read with getattr until it exists)
-    return OfflineDetector(config)
+    return build_detector(config)
 
 
 def setups(shared: Path = SHARED) -> dict:

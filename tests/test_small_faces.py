@@ -45,9 +45,9 @@ def face_clip():
 def test_default_stack_finds_small_faces_without_bodies(face_clip):
     from mivolo.core.config import DetectorConfig
     from mivolo.core.structures import FACE
-    from mivolo.detection.offline import OfflineDetector
+    from mivolo.detection import build_detector
 
-    detector = OfflineDetector(DetectorConfig())
+    detector = build_detector(DetectorConfig())
 
     def faces(image):
         dets = detector(image)

