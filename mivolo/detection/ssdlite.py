@@ -29,7 +29,6 @@ NUM_LAYERS = 6
 MIN_SCALE, MAX_SCALE = 0.2, 0.95
 ASPECT_RATIOS = (1.0, 2.0, 0.5, 3.0, 0.3333)
 BOX_CODER_SCALES = (10.0, 10.0, 5.0, 5.0)
-FEATURE_MAP_SIZES = (19, 10, 5, 3, 2, 1)
 INPUT_NODE = "FeatureExtractor/MobilenetV2/MobilenetV2/input"
 OUTPUT_NODES = tuple(f"BoxPredictor_{i}/{head}/BiasAdd" for i in range(NUM_LAYERS)
                      for head in ("BoxEncodingPredictor", "ClassPredictor"))
@@ -95,21 +94,57 @@ def build_text_graph(pb_path: Path, out_path: Path) -> None:
     os.replace(tmp, out_path)
 
 
-def ssd_anchors() -> np.ndarray:
-    """(A, 4) anchors as (y_center, x_center, height, width), normalised, in the graph's output order."""
+def parse_input_size(value: int | str | tuple[int, int] | None) -> tuple[int, int]:
+    """(width, height) from 300, "400x300" or (400, 300); None or 0 means the trained 300x300."""
+    if not value:
+        return INPUT_SIZE, INPUT_SIZE
+    if isinstance(value, str):
+        parts = value.lower().split("x")
+        try:
+            size = tuple(int(p) for p in parts)
+        except ValueError:
+            size = ()
+        if len(size) not in (1, 2):
+            raise ValueError(f"SSD input size must be N or WxH, got {value!r}")
+        value = size[0] if len(size) == 1 else size
+    width, height = (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+    if not (32 <= width <= 2048 and 32 <= height <= 2048):
+        raise ValueError(f"SSD input size must be 32..2048 px per side, got {width}x{height}")
+    return width, height
+
+
+def feature_map_sizes(height: int, width: int) -> list[tuple[int, int]]:
+    """(rows, cols) of the six box predictor maps for a ``height`` x ``width`` input (SAME padding)."""
+    sizes = [(-(-height // 16), -(-width // 16)), (-(-height // 32), -(-width // 32))]
+    while len(sizes) < NUM_LAYERS:
+        rows, cols = sizes[-1]
+        sizes.append((-(-rows // 2), -(-cols // 2)))
+    return sizes
+
+
+def ssd_anchors(input_size: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE),
+                map_sizes: list[tuple[int, int]] | None = None) -> np.ndarray:
+    """(A, 4) anchors as (y_center, x_center, height, width), normalised, in the graph's output order.
+
+    ``input_size`` is (width, height). The anchor sizes keep their size in input pixels (the 300 px
+    training sizes), so a larger input puts smaller relative anchors on a finer grid.
+    """
+    width, height = input_size
+    map_sizes = map_sizes or feature_map_sizes(height, width)
+    shrink = np.array([INPUT_SIZE / height, INPUT_SIZE / width], dtype=np.float32)
     scales = [MIN_SCALE + (MAX_SCALE - MIN_SCALE) * i / (NUM_LAYERS - 1) for i in range(NUM_LAYERS)] + [1.0]
     anchors = []
-    for layer, size in enumerate(FEATURE_MAP_SIZES):
+    for layer, (rows, cols) in enumerate(map_sizes):
         if layer == 0:
             shapes = [(0.1, 1.0), (scales[0], 2.0), (scales[0], 0.5)]
         else:
             shapes = [(scales[layer], ar) for ar in ASPECT_RATIOS]
             shapes.append((float(np.sqrt(scales[layer] * scales[layer + 1])), 1.0))
-        hw = np.array([(s / np.sqrt(ar), s * np.sqrt(ar)) for s, ar in shapes], dtype=np.float32)
-        centers = (np.arange(size, dtype=np.float32) + 0.5) / size
-        cy, cx = np.meshgrid(centers, centers, indexing="ij")
-        grid = np.stack([cy.ravel(), cx.ravel()], axis=1)  # (size*size, 2) in y, x order
-        layer_anchors = np.concatenate([np.repeat(grid, len(shapes), axis=0), np.tile(hw, (size * size, 1))], axis=1)
+        hw = np.array([(s / np.sqrt(ar), s * np.sqrt(ar)) for s, ar in shapes], dtype=np.float32) * shrink
+        cy, cx = np.meshgrid((np.arange(rows, dtype=np.float32) + 0.5) / rows,
+                             (np.arange(cols, dtype=np.float32) + 0.5) / cols, indexing="ij")
+        grid = np.stack([cy.ravel(), cx.ravel()], axis=1)  # (rows*cols, 2) in y, x order
+        layer_anchors = np.concatenate([np.repeat(grid, len(shapes), axis=0), np.tile(hw, (rows * cols, 1))], axis=1)
         anchors.append(layer_anchors)
     return np.concatenate(anchors).astype(np.float32)
 
@@ -128,7 +163,8 @@ class SSDLitePersonDetector:
 
     name = "ssdlite-mobilenetv2-pedestrian"
 
-    def __init__(self, conf: float = 0.4, nms_iou: float = 0.45) -> None:
+    def __init__(self, conf: float = 0.4, nms_iou: float = 0.45,
+                 input_size: int | str | tuple[int, int] = INPUT_SIZE) -> None:
         pb = graph_path()
         digest = hashlib.sha256(pb.read_bytes()).hexdigest()[:16]
         pbtxt = cache_dir() / f"ssdlite_pedestrian_{digest}.pbtxt"
@@ -143,15 +179,21 @@ class SSDLitePersonDetector:
         layers = set(self.net.getLayerNames())
         # OpenCV fuses BiasAdd into the convolution: ask for the fused layer's name.
         self.outputs = [n if n in layers else n.replace("/BiasAdd", "/Conv2D") for n in OUTPUT_NODES]
-        self.anchors = ssd_anchors()
+        # (width, height) of the network input; the frame is resized (stretched) to it
+        self.input_size = parse_input_size(input_size)
+        self.map_sizes = [tuple(m) for m in feature_map_sizes(self.input_size[1], self.input_size[0])]
+        self.anchors = ssd_anchors(self.input_size, self.map_sizes)
         self.conf = conf
         self.nms_iou = nms_iou
 
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(A, 4) normalised ymin, xmin, ymax, xmax and (A,) person scores for all anchors."""
-        blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (INPUT_SIZE, INPUT_SIZE), (127.5, 127.5, 127.5), swapRB=True)
+        blob = cv2.dnn.blobFromImage(image, 1 / 127.5, self.input_size, (127.5, 127.5, 127.5), swapRB=True)
         self.net.setInput(blob)
         outs = self.net.forward(self.outputs)
+        maps = [tuple(out.shape[2:]) for out in outs[0::2]]
+        if maps != self.map_sizes:  # the graph's own map sizes, should they differ from our arithmetic
+            self.map_sizes, self.anchors = maps, ssd_anchors(self.input_size, maps)
         boxes, logits = [], []
         for box_map, cls_map in zip(outs[0::2], outs[1::2], strict=True):
             boxes.append(box_map.transpose(0, 2, 3, 1).reshape(-1, 4))  # NCHW -> (y, x, anchor) order
