@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class DetectorConfig:
     face_gate: bool = True  # only real, frontal, sharp faces vote for age/gender or sign for merging
     face_min_px: int = 44  # offline: smallest face the whole-frame BlazeFace scan looks for (0: one 128 px pass)
     face_scan_conf: float = 0.6  # offline: threshold of that scan
+    ssd_input: str = "300x300"  # offline SSDLite person input WxH (trained at 300x300; 400x300 helps 4:3 video a bit)
     skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
 
 
@@ -157,12 +159,19 @@ class PipelineConfig:
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
             (self.estimator.face_align in ("redetect", "map", "box"), "--face-align must be redetect, map or box"),
             (self.detector.face_min_px >= 0, "--face-min-px must be 0 or more"),
+            (_is_input_size(self.detector.ssd_input), "--ssd-input must be N or WxH with sides of 32 to 2048 px"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
         if self.runtime.half and not self.runtime.device.startswith("cuda") and self.runtime.device != "auto":
             raise UserError("--half needs a CUDA device (--device cuda)")
+
+
+def _is_input_size(text: str) -> bool:
+    """"300" or "400x300", each side 32..2048 px."""
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", str(text).strip().lower())
+    return match is not None and all(32 <= int(side) <= 2048 for side in match.groups() if side is not None)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:

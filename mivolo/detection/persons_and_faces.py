@@ -17,9 +17,6 @@ from mivolo.core.structures import PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder, faces_with_sources
 
 log = logging.getLogger(__name__)
-# SSDLite person input (WxH or N); DetectorConfig.ssd_input overrides it. 300 is what the graph was trained at:
-# "400x300" finds a few more people on 4:3 video for about +5 ms (see tests/test_ssdlite_input.py).
-SSD_INPUT = "300x300"
 
 
 def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object | None, list[str]]:
@@ -84,7 +81,7 @@ def build_person_detector(config: DetectorConfig, device: str = "cpu", half: boo
             from mivolo.detection.ssdlite import SSDLitePersonDetector
 
             persons = SSDLitePersonDetector(conf=config.person_conf, nms_iou=config.nms_iou,
-                                            input_size=getattr(config, "ssd_input", SSD_INPUT))
+                                            input_size=config.ssd_input)
         except (FileNotFoundError, ImportError) as exc:
             from mivolo.detection.fallbacks import HogPeopleDetector
 
