@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from mivolo.core.boxes import box_area, intersection
 from mivolo.core.config import MergeConfig
 
 H_BINS, S_BINS, V_BINS = 8, 4, 4  # chromatic pixels: hue x saturation; achromatic ones: value
@@ -243,12 +244,6 @@ class Relinker:
 
 def _overlap(xyxy: np.ndarray) -> np.ndarray:
     """(K, K): the fraction of box i covered by box j (0 on the diagonal)."""
-    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
-    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
-    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
-    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = np.maximum((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]), 1e-6)
-    cover = inter / area[:, None]
+    cover = intersection(xyxy, xyxy) / np.maximum(box_area(xyxy), 1e-6)[:, None]
     np.fill_diagonal(cover, 0.0)
     return cover

@@ -33,9 +33,9 @@ class Detections:
     ``track_id (N,) int64`` (-1 until tracked; identity ids after the merge step); ``pair (N,) int64`` the row of
     the matched face (for a person) or person (for a face), -1 if none; ``age``, ``gender_p`` (probability of
     male) and ``age_gender_conf`` ``(N,) float32``, NaN where not estimated; ``face_ok (N,) int8`` the face-quality
-    gate's verdict on a face row (1 a real, usable face; 0 rejected: back of a head, blurred, too small; -1 not
-    checked). Stages add columns by writing into the arrays; nobody keeps Python objects per box. Columns are
-    checked on construction.
+    gate's verdict on a face row (1 a real, usable face, whose box is then dlib's HOG face box; 0 rejected: back of
+    a head, blurred, too small; -1 not checked). Stages add columns by writing into the arrays; nobody keeps Python
+    objects per box. Columns are checked on construction.
 
     >>> dets = Detections.from_boxes([[0, 0, 10, 20], [2, 1, 6, 5]], [0.9, 0.8], [PERSON, FACE])
     >>> len(dets), dets[dets.is_face].xyxy.tolist()

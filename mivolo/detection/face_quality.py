@@ -67,7 +67,8 @@ class FaceQuality:
     ok (N,) bool; score (N,) float32 in 0..1 (quality for ranking, also for rejected faces); reason (N,) int8
     (``Reason``); landmarks (N, 5, 2) float32 image xy of dlib's 5 points (NaN where not computed): 0-1 corners of
     the eye on the image's right, 2-3 of the other eye, 4 the nose base; hog (N,) float32 HOG margin (-inf where
-    not run); sharpness (N,) float32; yaw (N,) and roll_deg (N,) float32.
+    not run); sharpness (N,) float32; yaw (N,) and roll_deg (N,) float32; hog_xyxy (N, 4) float32 the box dlib's
+    HOG detector found on the face, in image pixels (half-open; NaN where none was found).
     """
 
     ok: np.ndarray
@@ -78,12 +79,14 @@ class FaceQuality:
     sharpness: np.ndarray
     yaw: np.ndarray
     roll_deg: np.ndarray
+    hog_xyxy: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> FaceQuality:
         f = np.float32
         return cls(np.zeros(n, bool), np.zeros(n, f), np.zeros(n, np.int8), np.full((n, 5, 2), np.nan, f),
-                   np.full(n, -np.inf, f), np.zeros(n, f), np.full(n, np.nan, f), np.full(n, np.nan, f))
+                   np.full(n, -np.inf, f), np.zeros(n, f), np.full(n, np.nan, f), np.full(n, np.nan, f),
+                   np.full((n, 4), np.nan, f))
 
     def __len__(self) -> int:
         return len(self.ok)
@@ -192,6 +195,8 @@ class FaceQualityGate:
             q.hog[i] = best
             if best_rect is not None:
                 rect = best_rect
+                corners = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float32)
+                q.hog_xyxy[i] = (corners - np.tile(matrix[:, 2], 2)) / s  # back to image pixels
         shape = self.landmarks(rgb, rect)
         points = np.array([[shape.part(k).x, shape.part(k).y] for k in range(5)], np.float32)
         q.landmarks[i] = (points - matrix[:, 2]) / s
@@ -222,6 +227,8 @@ class FaceGate:
 
     rows: (K,) row indices (persons or faces); their face rows not yet checked are run through the gate, with the
     person box of each face for the head-region check. Faces already checked this frame are not checked again.
+    An accepted face's box is replaced by the box dlib's HOG detector found on it: the box convention of the
+    5-point landmark model that aligns faces for the age/gender model and the face embedder (no second search).
     """
 
     name = "dlib HOG + 5-point landmarks face-quality gate"
@@ -239,4 +246,6 @@ class FaceGate:
         person_xyxy = np.where((persons >= 0)[:, None], dets.xyxy[np.maximum(persons, 0)], np.nan)
         quality = self.gate(image_bgr, dets.xyxy[faces], person_xyxy.astype(np.float32))
         dets.face_ok[faces] = np.where(quality.ok, ACCEPTED, REJECTED)
+        found = quality.ok & np.isfinite(quality.hog_xyxy).all(axis=1)
+        dets.xyxy[faces[found]] = quality.hog_xyxy[found]  # accepted faces carry dlib's box (see Detections)
         return dets

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mivolo.core.structures import Detections
+from mivolo.core.boxes import box_area, intersection, iou_matrix
+from mivolo.core.structures import ACCEPTED, Detections
 
 ALIGN_MODES = ("redetect", "map", "box")
 
@@ -66,16 +67,6 @@ def box_rule_for(detector_name: str) -> BoxRule:
     return BOX_RULES.get(detector_name.split(":", 1)[0], BoxRule())
 
 
-def _iou_and_cover(candidates: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IoU of each candidate (K, 4) with ``box`` and the share of ``box`` inside each candidate."""
-    iw = np.clip(np.minimum(candidates[:, 2], box[2]) - np.maximum(candidates[:, 0], box[0]), 0, None)
-    ih = np.clip(np.minimum(candidates[:, 3], box[3]) - np.maximum(candidates[:, 1], box[1]), 0, None)
-    inter = iw * ih
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (candidates[:, 2] - candidates[:, 0]) * (candidates[:, 3] - candidates[:, 1])
-    return inter / np.maximum(areas + area - inter, 1e-9), inter / max(area, 1e-9)
-
-
 class HogRedetector:
     """dlib's HOG frontal-face detector re-run around one face box: ``(rgb, xyxy) -> xyxy or None``.
 
@@ -108,7 +99,8 @@ class HogRedetector:
         # dlib rectangles are inclusive: right/bottom + 1 for the half-open box, back to image pixels
         found = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float64)
         found = (found - np.tile(matrix[:, 2].astype(np.float64), 2)) / s
-        iou, cover = _iou_and_cover(found, np.array([x1, y1, x2, y2]))
+        ours = np.array([[x1, y1, x2, y2]])
+        iou, cover = iou_matrix(found, ours)[:, 0], intersection(found, ours)[:, 0] / max(box_area(ours)[0], 1e-9)
         iou[cover < self.min_cover] = -1.0
         best = int(np.argmax(iou))
         return found[best] if iou[best] > 0 else None
@@ -130,8 +122,10 @@ class OfflineAgeGender:
         self.redetector = HogRedetector() if align == "redetect" else None
         self.counts = {"faces": 0, "redetected": 0}  # faces aligned, and how many of them on a re-detected HOG box
 
-    def model_boxes(self, rgb: np.ndarray, face_xyxy: np.ndarray) -> np.ndarray:
-        """The boxes handed to the package's shape predictor, (N, 4) int xyxy with inclusive right/bottom."""
+    def model_boxes(self, rgb: np.ndarray, face_xyxy: np.ndarray, aligned: np.ndarray | None = None) -> np.ndarray:
+        """The boxes handed to the package's shape predictor, (N, 4) int xyxy with inclusive right/bottom.
+
+        ``aligned`` (N,) bool: boxes that already are dlib HOG boxes (the face gate's): used as they are."""
         height, width = rgb.shape[:2]
         if self.align == "box":
             boxes = np.round(face_xyxy).astype(np.int64)
@@ -139,8 +133,10 @@ class OfflineAgeGender:
             boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height - 1)
             return boxes
         mapped = self.box_rule(face_xyxy)
+        if aligned is not None:
+            mapped[aligned] = face_xyxy[aligned]
         if self.redetector is not None:
-            for i in range(len(mapped)):
+            for i in np.flatnonzero(~aligned) if aligned is not None else range(len(mapped)):
                 found = self.redetector(rgb, mapped[i])
                 if found is not None:
                     mapped[i] = found
@@ -148,8 +144,10 @@ class OfflineAgeGender:
         # half-open -> dlib's inclusive rectangle; boxes may reach outside the image (the package accepts that)
         return np.round(mapped - np.array([0, 0, 1, 1])).astype(np.int64)
 
-    def predict_faces(self, image_bgr: np.ndarray, face_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ages, male probabilities, gender confidences) for face boxes (N, 4) xyxy."""
+    def predict_faces(self, image_bgr: np.ndarray, face_xyxy: np.ndarray,
+                      aligned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ages, male probabilities, gender confidences) for face boxes (N, 4) xyxy; ``aligned`` (N,) bool marks
+        boxes that are already dlib HOG boxes (not searched again)."""
         face_xyxy = np.asarray(face_xyxy, np.float64).reshape(-1, 4)
         n = len(face_xyxy)
         ages = np.full(n, np.nan, np.float32)
@@ -160,7 +158,7 @@ class OfflineAgeGender:
         if len(valid) == 0:
             return ages, male, conf
         rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
-        boxes = self.model_boxes(rgb, face_xyxy[valid])
+        boxes = self.model_boxes(rgb, face_xyxy[valid], None if aligned is None else np.asarray(aligned)[valid])
         self.counts["faces"] += len(valid)
         trbl = [(int(b[1]), int(b[2]), int(b[3]), int(b[0])) for b in boxes]  # (top, right, bottom, left)
         results = self.model.predict(rgb, trbl)
@@ -179,7 +177,7 @@ class OfflineAgeGender:
         face_rows = np.unique(face_rows[face_rows >= 0])
         if len(face_rows) == 0:
             return dets
-        ages, male, conf = self.predict_faces(image_bgr, dets.xyxy[face_rows])
+        ages, male, conf = self.predict_faces(image_bgr, dets.xyxy[face_rows], dets.face_ok[face_rows] == ACCEPTED)
         dets.age[face_rows], dets.gender_p[face_rows], dets.age_gender_conf[face_rows] = ages, male, conf
         persons = dets.pair[face_rows]
         has = persons >= 0
