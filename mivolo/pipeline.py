@@ -222,7 +222,8 @@ class Pipeline:
         cfg = self.config
         independent = source.info.independent_frames
         identities = Identities(cfg.settle, min_frames=1 if independent else None,
-                                min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None)
+                                min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None,
+                                min_seen_s=0.0 if independent else None)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if cfg.merge.enabled and not independent:
@@ -318,6 +319,7 @@ class Pipeline:
         self._retire(state, None)
         for done in state.identities.finished:
             summary.records[int(done.row["id"])] = done.row
+        summary.not_counted = dict(state.identities.not_counted)
         _warn_if_thresholds_hid_everything(state.identities, summary.records, self.config)
         summary.view = state.identities
         summary.stop_requested = stop.stop_requested

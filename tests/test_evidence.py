@@ -71,14 +71,15 @@ def lone_face(track_id: int, face_ok: int) -> Detections:
 
 def test_a_face_only_identity_counts_once_a_real_face_was_seen():
     ids = Identities(SettleConfig(), faces_need_confirming=True)
-    for i in range(10):
+    for i in range(11):  # 1 s: long enough to be a person
         ids.update(i, i / 10, IMAGE, lone_face(1, REJECTED))  # a "face" the gate never accepted: no person
-        ids.update(i, i / 10, IMAGE, lone_face(2, REJECTED if i < 9 else ACCEPTED))  # one real look is enough
+        ids.update(i, i / 10, IMAGE, lone_face(2, REJECTED if i < 10 else ACCEPTED))  # one real look is enough
         ids.update(i, i / 10, IMAGE, one_look(3, 30, 0.9, REJECTED))  # a body: a person, face or not
     ids.retire(None)
     assert sorted(f.row["id"] for f in ids.finished) == [2, 3]
+    assert ids.not_counted == {"too_short": 0, "face_never_confirmed": 1}
     without_gate = Identities(SettleConfig())
-    for i in range(10):
+    for i in range(11):
         without_gate.update(i, i / 10, IMAGE, lone_face(1, -1))
     without_gate.retire(None)
     assert [f.row["id"] for f in without_gate.finished] == [1]  # no gate: nothing to confirm with

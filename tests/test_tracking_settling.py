@@ -99,7 +99,7 @@ def test_settled_tracks_stop_asking_for_estimates_and_stale_ones_leave_memory():
     ids = Identities(SettleConfig(votes_to_settle=3, forget_after_s=1.0))
     for i in range(3):
         assert ids.needs_estimate(5)
-        ids.update(i, i * 0.1, IMAGE, estimate(5, 30, 0.9))
+        ids.update(i, i * 0.5, IMAGE, estimate(5, 30, 0.9))
     assert not ids.needs_estimate(5)
     assert ids.retire(0.5) == [] and ids.finished == []
     gone = ids.retire(5.0)
@@ -107,3 +107,21 @@ def test_settled_tracks_stop_asking_for_estimates_and_stale_ones_leave_memory():
     assert [f.row["id"] for f in ids.finished] == [5]
     assert ids.finished[0].row["first_frame"] == 1 and ids.finished[0].row["last_frame"] == 3  # 1-based
     assert ids.finished[0].crop is not None and ids.finished[0].crop.shape[0] > 0
+
+
+def test_fragments_too_short_to_be_a_person_are_tallied_not_counted():
+    """A track seen for less than min_seen_s (or in fewer than min_frames frames) is not a person: it is not in
+    ``finished`` but in ``not_counted``; the same frames spread over 1 s count."""
+    ids = Identities(SettleConfig(min_frames=3, min_seen_s=1.0, forget_after_s=1.0))
+    for i in range(5):
+        ids.update(i, i * 0.1, IMAGE, estimate(1, 30, 0.9))  # 0.4 s
+        ids.update(i, i * 0.25, IMAGE, estimate(2, 30, 0.9))  # 1.0 s
+    ids.update(9, 0.9, IMAGE, estimate(3, 30, 0.9))
+    ids.update(10, 2.0, IMAGE, estimate(3, 30, 0.9))  # 1.1 s but two frames only
+    ids.retire(None)
+    assert [f.row["id"] for f in ids.finished] == [2]
+    assert ids.not_counted == {"too_short": 2, "face_never_confirmed": 0}
+    images = Identities(SettleConfig(min_seen_s=1.0), min_frames=1, min_seen_s=0.0)  # separate photos
+    images.update(0, 0.0, IMAGE, estimate(7, 30, 0.9))
+    images.retire(None)
+    assert [f.row["id"] for f in images.finished] == [7]

@@ -92,12 +92,15 @@ class Identities:
     """Per-identity running statistics; ``update(frame_index, time_s, image, dets)`` once per frame.
 
     Identities unseen for ``forget_after_s`` leave memory through ``retire``; those seen in at least
-    ``min_frames`` frames (fewer is detector noise) land in ``finished`` for the sinks to take.
+    ``min_frames`` frames and for at least ``min_seen_s`` seconds (less is detector noise or a track fragment too
+    short to be a person) land in ``finished`` for the sinks to take; the others are tallied in ``not_counted``.
     """
 
     def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None,
-                 min_votes: int | None = None, faces_need_confirming: bool = False) -> None:
-        """``min_frames`` / ``min_votes`` override the config (1 for separate images: one look is all there is).
+                 min_votes: int | None = None, faces_need_confirming: bool = False,
+                 min_seen_s: float | None = None) -> None:
+        """``min_frames`` / ``min_votes`` / ``min_seen_s`` override the config (1, 1, 0 for separate images: one
+        look is all there is).
 
         ``faces_need_confirming`` (a face gate runs): an identity seen only as a face (never with a body) counts
         as a person only once the gate accepted one of its faces; a "face" that never was one is not a person.
@@ -108,6 +111,8 @@ class Identities:
         self.crop_margin = crop_margin
         self.min_frames = max(1, config.min_frames if min_frames is None else min_frames)
         self.min_votes = max(1, config.min_votes if min_votes is None else min_votes)
+        self.min_seen_s = max(0.0, config.min_seen_s if min_seen_s is None else min_seen_s)
+        self.not_counted = {"too_short": 0, "face_never_confirmed": 0}  # retired identities that are not people
         self.estimates_seen = 0  # estimates offered to the vote, and those a --min-*-conf threshold turned away
         self.estimates_below_detection_conf = 0
         self.max_detection_conf = 0.0
@@ -303,11 +308,23 @@ class Identities:
         gone = [tid for tid, s in self.tracks.items()
                 if now_s is None or now_s - s.last_s > self.config.forget_after_s]
         states = [self.tracks.pop(tid) for tid in gone]
-        self.finished.extend(FinishedIdentity(self.record_of(s).as_row(), s.crop) for s in states if self.counts(s))
+        for state in states:
+            reason = self.not_counted_reason(state)
+            if reason is None:
+                self.finished.append(FinishedIdentity(self.record_of(state).as_row(), state.crop))
+            else:
+                self.not_counted[reason] += 1
         return states
 
+    def not_counted_reason(self, state: TrackState) -> str | None:
+        """Why an identity is not a person to count (None: it is one): seen in too few frames or for too short a
+        time, or (with a face gate) seen only as a face that the gate never accepted."""
+        if state.frames_seen < self.min_frames or state.last_s - state.first_s < self.min_seen_s:
+            return "too_short"
+        if not (state.body_seen or state.face_confirmed or not self.faces_need_confirming):
+            return "face_never_confirmed"
+        return None
+
     def counts(self, state: TrackState) -> bool:
-        """Whether an identity is a person to count: seen often enough, and (with a face gate) either with a body
-        or with at least one real face."""
-        evidence = state.body_seen or state.face_confirmed or not self.faces_need_confirming
-        return state.frames_seen >= self.min_frames and evidence
+        """Whether an identity is a person to count (see ``not_counted_reason``)."""
+        return self.not_counted_reason(state) is None

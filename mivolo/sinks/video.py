@@ -33,16 +33,17 @@ def header(time_s: float, people: int) -> str:
 
 def draw(image: np.ndarray, boxes: np.ndarray, ids: np.ndarray, classes: np.ndarray, labels: dict[int, str],
          header: str) -> np.ndarray:
-    """Draw person boxes (thick, labelled) and face boxes (thin) with cv2 only (no font downloads)."""
+    """Draw person boxes (thick, labelled) and face boxes (thin; labelled when their person has no box in the
+    frame) with cv2 only (no font downloads)."""
     canvas = image.copy()
     scale = max(0.4, min(image.shape[:2]) / 1000.0)
     thickness = max(1, int(round(2 * scale)))
+    with_body = set(np.asarray(ids)[np.asarray(classes) != 1].tolist())
     for (x1, y1, x2, y2), tid, cls in zip(boxes.astype(int), ids, classes, strict=True):
         color = tuple(int(c) for c in PALETTE[int(tid) % len(PALETTE)]) if tid >= 0 else (160, 160, 160)
-        if cls == 1:
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), color, max(1, thickness // 2))
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, max(1, thickness // 2) if cls == 1 else thickness)
+        if cls == 1 and int(tid) in with_body:
             continue
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)
         text = labels.get(int(tid), f"#{tid}") if tid >= 0 else ""
         if text:
             (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
