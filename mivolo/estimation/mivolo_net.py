@@ -163,14 +163,19 @@ def parse_checkpoint(data: object, path: Path) -> tuple[MiVOLOMeta, dict[str, to
 class MiVOLO:
     """A loaded MiVOLO checkpoint. ``predict(image_bgr, face_xyxy, person_xyxy) -> (ages, male_probs)``."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool = True,
+    def __init__(self, path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool | None = None,
                  disable_faces: bool = False, compile_model: bool = False) -> None:
+        """``with_persons``: read body crops (True: asked for, a warning when the checkpoint reads faces only;
+        None: when the checkpoint can; False: never)."""
         path = Path(path)
         self.meta, state = parse_checkpoint(load_checkpoint_dict(path), path)
         meta = self.meta
         if disable_faces and not meta.with_persons_model:
             raise UserError("--disable-faces needs a face+body MiVOLO checkpoint; this one reads faces only")
-        self.use_persons = with_persons and meta.with_persons_model
+        self.use_persons = with_persons is not False and meta.with_persons_model
+        if with_persons and not meta.with_persons_model:
+            log.warning("--with-persons needs a face+body MiVOLO checkpoint; %s reads faces only, so body crops are "
+                        "not used", path.name)
         if disable_faces and not self.use_persons:
             raise UserError("--disable-faces without --with-persons leaves nothing to read: add --with-persons")
         self.use_faces = not disable_faces or not meta.with_persons_model
@@ -260,7 +265,7 @@ class MiVOLO:
         return ages, male
 
 
-def load_mivolo(path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool = True,
+def load_mivolo(path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool | None = None,
                 disable_faces: bool = False) -> MiVOLO:
     return MiVOLO(path, device=device, half=half, with_persons=with_persons, disable_faces=disable_faces)
 
