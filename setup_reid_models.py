@@ -5,6 +5,7 @@
     python setup_reid_models.py --recommend balanced
     python setup_reid_models.py --download osnet_x0_25_market1501
     python setup_reid_models.py --use osnet_x0_25_market1501 --tracker-yaml configs/botsort.yaml
+    python setup_reid_models.py --use weights/osnet_x0_25_msmt17.pt --tracker-yaml configs/botsort.yaml
     python setup_reid_models.py --verify
 """
 
@@ -59,17 +60,34 @@ def recommend(goal: str):
     raise UserError(f"--recommend takes speed, balanced or accuracy, not {goal!r}")
 
 
-def use_in_yaml(model_name: str, yaml_path: Path) -> Path:
-    """Write ``reid_weights: <cached file>`` into a tracker YAML, keeping the rest of the file as it was."""
+WEIGHT_SUFFIXES = (".pt", ".pth", ".onnx")
+
+
+def weights_to_use(name_or_file: str) -> Path:
+    """A downloaded catalog model's cached file, or a local weights file (absolute path)."""
     from reid_models import find
     from reid_models.store import cached_path
 
-    model = find(model_name)
-    if model is None:
-        raise UserError(f"unknown Re-ID model {model_name!r} (see --list)")
-    path = cached_path(model)
-    if path is None:
-        raise UserError(f"{model.name} is not downloaded: run --download {model.name} first")
+    model = find(name_or_file)
+    if model is not None:
+        path = cached_path(model)
+        if path is None:
+            raise UserError(f"{model.name} is not downloaded: run --download {model.name} first")
+        return path
+    file = Path(name_or_file).expanduser()
+    if file.is_file() and file.suffix.lower() in WEIGHT_SUFFIXES:
+        return file.resolve()
+    if file.is_file():
+        raise UserError(f"{file} is not Re-ID weights ({', '.join(WEIGHT_SUFFIXES)})")
+    if file.suffix.lower() in WEIGHT_SUFFIXES or len(file.parts) > 1:
+        raise UserError(f"Re-ID weights file not found: {file}")
+    raise UserError(f"unknown Re-ID model {name_or_file!r} (see --list; a local file works too: --use PATH)")
+
+
+def use_in_yaml(model_name: str, yaml_path: Path) -> Path:
+    """Write ``reid_weights: <file>`` (a cached catalog model or a local file) into a tracker YAML, keeping the
+    rest of the file as it was."""
+    path = weights_to_use(model_name)
     if not yaml_path.is_file():
         raise UserError(f"tracker YAML not found: {yaml_path}")
     text = yaml_path.read_text()
@@ -90,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     actions.add_argument("--list", action="store_true", help="the catalog, with what is cached")
     actions.add_argument("--recommend", choices=sorted(RECOMMEND), help="pick a model for a goal, with the reason")
     actions.add_argument("--download", metavar="NAME", help="download a catalog model into the cache")
-    actions.add_argument("--use", metavar="NAME", help="write a cached model into --tracker-yaml")
+    actions.add_argument("--use", metavar="NAME|FILE",
+                         help="write a cached catalog model, or a local .pt/.pth/.onnx file, into --tracker-yaml")
     actions.add_argument("--verify", action="store_true", help="re-check the hashes of cached files")
     actions.add_argument("--markdown", action="store_true", help="print the catalog table for REID_MODELS.md")
     p.add_argument("--tracker-yaml", type=Path, help="tracker YAML that --use writes into")

@@ -178,8 +178,9 @@ class Pipeline:
         config.validate()
         self.config = config
         self.device = resolve_device(config.runtime.device)
-        if config.runtime.half and not self.device.startswith("cuda"):
-            raise UserError("--half needs a CUDA device")
+        if config.runtime.half and not self.device.startswith("cuda"):  # as ultralytics: fp16 is for CUDA only
+            log.warning("--half needs a CUDA device: running in fp32 on %s", self.device)
+            config.runtime.half = False
         _set_threads(config.runtime.threads)
         if config.tracker.reid_weights:
             from reid_models import resolve_reid_weights

@@ -54,7 +54,9 @@ def test_compare_runs_once_per_reid_model_on_a_video(sample_clip, tmp_path):
     assert demo.main(["--input", str(clip), "--compare", str(weights), "--tracker", "botsort.yaml",
                       "--output", str(out), "--no-progress"]) == 0
     result = json.loads((out / "compare.json").read_text())
-    assert [r["reid"] for r in result["runs"]] == ["no Re-ID (baseline)", str(weights)]
+    assert [r["reid"] for r in result["runs"]] == ["no Re-ID (baseline)", "osnet_x0_25_market1501"]
+    assert result["runs"][1]["weights"] == str(weights) and "motion_only" not in result["runs"][1]
+    assert (out / "tracks_baseline.txt").is_file() and (out / "tracks_osnet_x0_25_market1501.txt").is_file()
     assert result["runs"][1]["reid_ms_per_frame"] > 0 and (out / "detections.npz").is_file()
     assert all(r["identities"] == people for r in result["runs"])
 
@@ -92,7 +94,7 @@ def test_reid_keeps_the_ids_that_motion_alone_loses(tmp_path):
         pytest.skip("needs the real OSNet x0.25 ONNX in ../shared/data/weights (random weights cannot tell "
                     "people apart)")
     runs = _compare_crossing(tmp_path, str(onnx))
-    base, reid = runs["no Re-ID (baseline)"], runs[str(onnx)]
+    base, reid = runs["no Re-ID (baseline)"], runs["osnet_x0_25_msmt17"]
     assert base["IDSW"] >= 1 and base["identities"] == 3
     assert reid["IDSW"] == 0 and reid["identities"] == 2 and reid["IDF1"] > base["IDF1"] + 30
 
@@ -116,8 +118,30 @@ def test_compare_with_a_tracker_that_needs_reid_has_no_baseline(tmp_path, capsys
     assert demo.main(["--input", str(seq), "--compare", str(weights), "--tracker", "strongsort.yaml",
                       "--output", str(out), "--no-progress"]) == 0
     (run,) = json.loads((out / "compare.json").read_text())["runs"]
-    assert run["reid"] == str(weights) and run["reid_ms_per_frame"] is None and run["identities"] == 2
+    assert run["reid"] == "osnet_x0_25_market1501" and run["reid_ms_per_frame"] is None and run["identities"] == 2
     assert "| n/a |" in (out / "compare.md").read_text()
+
+
+def test_run_names_are_short_file_safe_and_unique():
+    from mivolo.evaluation.compare import short_names
+
+    assert short_names(["baseline", "/tmp/shared/data/weights/osnet_x0_25_msmt17.onnx", "osnet_x1_0_market1501",
+                        "/a/osnet_x0_25_msmt17.pt", "my model (v2).pth"]) == \
+        ["baseline", "osnet_x0_25_msmt17", "osnet_x1_0_market1501", "osnet_x0_25_msmt17_2", "my_model__v2"]
+
+
+def test_reid_runs_on_a_sequence_without_its_frames_are_marked_motion_only(tmp_path, caplog):
+    seq = _mot_sequence(tmp_path, frames=20)  # det.txt and gt.txt, but no img1/ files
+    weights = _random_osnet(tmp_path / "osnet_x0_25_market1501.pt")
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="mivolo.evaluation.compare"):
+        assert demo.main(["--input", str(seq), "--compare", str(weights), "--tracker", "botsort.yaml",
+                          "--output", str(out), "--no-progress"]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "20 of 20 frames are missing" in warnings[0]
+    baseline, reid = json.loads((out / "compare.json").read_text())["runs"]
+    assert "motion_only" not in baseline and reid["motion_only"] is True and reid["frames_missing"] == 20
+    assert "| osnet_x0_25_market1501 (motion-only: 20 frames missing) |" in (out / "compare.md").read_text()
 
 
 def test_baseline_ignores_reid_weights_written_into_the_tracker_yaml(tmp_path):

@@ -9,7 +9,8 @@ import torch
 
 from mivolo.core.errors import UserError
 from mivolo.estimation import load_mivolo
-from mivolo.estimation.mivolo_net import letterbox, person_crop, save_random_checkpoint
+from mivolo.estimation.mivolo_crops import letterbox
+from mivolo.estimation.mivolo_net import save_random_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = [np.nan] * 4
@@ -111,16 +112,6 @@ def test_malicious_pickle_does_not_run(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--input", str(evil), "--checkpoint", str(evil),
                              "--output", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr and not marker.exists()
-
-
-def test_person_crop_masks_faces_and_neighbours():
-    image = np.full((200, 300, 3), 200, np.uint8)
-    persons = np.array([[0, 0, 100, 200], [80, 0, 180, 200]])
-    faces = np.array([[30, 10, 60, 40]])
-    crop = person_crop(image, 0, persons, faces)
-    assert crop is not None and (crop[10:40, 30:60] == 0).all()  # its own face is blacked out
-    assert crop.shape[1] == 80  # the neighbour's overlap at the right edge is cut away
-    assert person_crop(image, 0, np.array([[0, 0, 40, 40]]), faces) is None  # persons under 50 px are skipped
 
 
 def test_letterbox_keeps_aspect_and_centres():

@@ -167,8 +167,6 @@ class PipelineConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
-        if self.runtime.half and not self.runtime.device.startswith("cuda") and self.runtime.device != "auto":
-            raise UserError("--half needs a CUDA device (--device cuda)")
 
 
 def _is_input_size(text: str) -> bool:

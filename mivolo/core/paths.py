@@ -25,7 +25,14 @@ def ensure_writable_dir(path: Path, what: str, hint: str = "") -> Path:
 
 
 def inside(base: Path, child: Path) -> Path:
-    """``base / child`` resolved, refusing a path that leaves ``base`` (one clear UserError)."""
+    """``base / child`` resolved, refusing a path that leaves ``base`` (one clear UserError).
+
+    A relative ``child`` that already starts with a relative ``base`` (``--output out --json-output-path
+    out/demographics.json``) names the same file, not ``out/out/demographics.json``.
+    """
+    depth = len(base.parts)
+    if depth and not base.is_absolute() and len(child.parts) > depth and child.parts[:depth] == base.parts:
+        child = Path(*child.parts[depth:])
     resolved = (base / child).resolve()
     if not resolved.is_relative_to(base.resolve()):
         raise UserError(f"{child} must stay inside the output folder {base}")

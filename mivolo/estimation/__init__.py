@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 import numpy as np
@@ -24,15 +25,18 @@ def build_estimator(config: EstimatorConfig, device: str = "cpu", half: bool = F
         from mivolo.estimation.mivolo_estimator import MiVOLOEstimator
 
         return MiVOLOEstimator(config, device=device, half=half)
-    if config.with_persons or config.disable_faces:
-        raise UserError("--with-persons / --disable-faces need a MiVOLO face+body --checkpoint; "
-                        "the offline age/gender model reads faces only")
+    if config.disable_faces:
+        raise UserError("--disable-faces needs a MiVOLO face+body --checkpoint; the offline age/gender model reads "
+                        "faces only")
+    if config.with_persons:
+        logging.getLogger(__name__).warning("--with-persons needs a MiVOLO face+body --checkpoint; the offline "
+                                            "age/gender model reads faces only, so body crops are not used")
     from mivolo.estimation.offline import OfflineAgeGender
 
     return OfflineAgeGender(min_face_px=config.min_face_px, align=config.face_align)
 
 
-def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool = True,
+def load_mivolo(path: str, device: str = "cpu", half: bool = False, with_persons: bool | None = None,
                 disable_faces: bool = False):
     """Load a MiVOLO checkpoint: ``ages, male_probs = load_mivolo(path).predict(image, face_xyxy, person_xyxy)``."""
     from mivolo.estimation.mivolo_net import load_mivolo as _load

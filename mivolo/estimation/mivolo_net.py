@@ -6,12 +6,8 @@ attention (face queries attend to body keys/values and the other way round) befo
 Face-only checkpoints are plain VOLO-D1 with 3 input channels. Outputs: 2 gender logits (male, female)
 and a normalised age, or 1 (age only).
 
-Crops are prepared as the reference implementation does, so published accuracy carries over: boxes are
-truncated to integers; a person crop has every other face and person box that touches it blacked out
-(other persons' boxes are snapped to the crop edges when within 30% of them), black borders are then
-trimmed, and crops that keep less than 40% of their area, or persons smaller than 50 px, count as missing;
-each crop is letterboxed (centred, black padding) to the model size, converted to RGB and normalised with
-the ImageNet mean/std; a missing crop is an all-zero image, normalised.
+Crops and the network input follow the reference implementation's inference path exactly
+(``mivolo/estimation/mivolo_crops.py`` states the rules), so published accuracy carries over.
 """
 
 from __future__ import annotations
@@ -24,20 +20,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from mivolo.core.errors import UserError
+from mivolo.estimation.mivolo_crops import face_crop, int_boxes, network_input, person_crop
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
-IMAGENET_STD = np.array([0.229, 0.224, 0.225])
-MIN_PERSON_SIZE = 50
-PERSON_EDGE_SNAP = 0.3
-MIN_PERSON_REMAIN = 0.4
 D1 = {"layers": (4, 4, 8, 2), "embed_dims": (192, 384, 384, 384), "num_heads": (6, 12, 12, 12)}
 # Harmless containers that training scripts store beside the weights (argparse args, numpy scalars).
 SAFE_GLOBALS = [argparse.Namespace]
@@ -169,72 +160,22 @@ def parse_checkpoint(data: object, path: Path) -> tuple[MiVOLOMeta, dict[str, to
     return meta, state
 
 
-def letterbox(image: np.ndarray, size: int) -> np.ndarray:
-    """Scale to fit ``size`` x ``size`` keeping the aspect ratio, pad centred with black."""
-    height, width = image.shape[:2]
-    if height == size and width == size:
-        return image
-    ratio = min(size / height, size / width)
-    new_w, new_h = int(round(width * ratio)), int(round(height * ratio))
-    if (width, height) != (new_w, new_h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    dw, dh = (size - new_w) / 2, (size - new_h) / 2
-    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
-    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
-    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-
-
-def trim_black_borders(image: np.ndarray, tol: float = PERSON_EDGE_SNAP) -> tuple[np.ndarray, float]:
-    """Drop outer rows/columns that are almost all black; returns the crop and the share of area kept."""
-    black = np.all(image == 0, axis=2)
-    threshold = image.shape[0] - image.shape[0] * tol
-    rows, cols = black.sum(axis=1), black.sum(axis=0)
-    top = int(np.argmin(rows > threshold))
-    bottom = image.shape[0] - int(np.argmin(rows[::-1] > threshold))
-    left = int(np.argmin(cols > threshold))
-    right = image.shape[1] - int(np.argmin(cols[::-1] > threshold))
-    kept = image[top:bottom, left:right]
-    return kept, (kept.shape[0] * kept.shape[1]) / (image.shape[0] * image.shape[1])
-
-
-def _int_boxes(xyxy: np.ndarray) -> np.ndarray:
-    return np.trunc(np.nan_to_num(xyxy, nan=0.0)).astype(np.int64)
-
-
-def person_crop(image: np.ndarray, index: int, persons: np.ndarray, faces: np.ndarray) -> np.ndarray | None:
-    """The body crop of person ``index`` with every face and other person that touches it blacked out."""
-    x1, y1, x2, y2 = persons[index]
-    crop = image[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)].copy()
-    height, width = crop.shape[:2]
-    if height < MIN_PERSON_SIZE or width < MIN_PERSON_SIZE:
-        return None
-    others = [(box, False) for box in faces] + [(box, True) for i, box in enumerate(persons) if i != index]
-    for (ox1, oy1, ox2, oy2), is_person in others:
-        if min(ox2, x2) <= max(ox1, x1) or min(oy2, y2) <= max(oy1, y1):
-            continue  # does not touch this person
-        ox1, oy1 = max(ox1 - x1, 0), max(oy1 - y1, 0)
-        ox2, oy2 = min(ox2 - x1, width), min(oy2 - y1, height)
-        if is_person:
-            oy1 = 0 if oy1 / height < PERSON_EDGE_SNAP else oy1
-            oy2 = height if (height - oy2) / height < PERSON_EDGE_SNAP else oy2
-            ox1 = 0 if ox1 / width < PERSON_EDGE_SNAP else ox1
-            ox2 = width if (width - ox2) / width < PERSON_EDGE_SNAP else ox2
-        crop[oy1:oy2, ox1:ox2] = 0
-    crop, kept = trim_black_borders(crop)
-    return crop if kept >= MIN_PERSON_REMAIN else None
-
-
 class MiVOLO:
     """A loaded MiVOLO checkpoint. ``predict(image_bgr, face_xyxy, person_xyxy) -> (ages, male_probs)``."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool = True,
+    def __init__(self, path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool | None = None,
                  disable_faces: bool = False, compile_model: bool = False) -> None:
+        """``with_persons``: read body crops (True: asked for, a warning when the checkpoint reads faces only;
+        None: when the checkpoint can; False: never)."""
         path = Path(path)
         self.meta, state = parse_checkpoint(load_checkpoint_dict(path), path)
         meta = self.meta
         if disable_faces and not meta.with_persons_model:
             raise UserError("--disable-faces needs a face+body MiVOLO checkpoint; this one reads faces only")
-        self.use_persons = with_persons and meta.with_persons_model
+        self.use_persons = with_persons is not False and meta.with_persons_model
+        if with_persons and not meta.with_persons_model:
+            log.warning("--with-persons needs a face+body MiVOLO checkpoint; %s reads faces only, so body crops are "
+                        "not used", path.name)
         if disable_faces and not self.use_persons:
             raise UserError("--disable-faces without --with-persons leaves nothing to read: add --with-persons")
         self.use_faces = not disable_faces or not meta.with_persons_model
@@ -256,59 +197,36 @@ class MiVOLO:
         if self.half:
             model = model.half()
         self.model = torch.compile(model) if compile_model else model
-        self.mean = IMAGENET_MEAN
-        self.std = IMAGENET_STD
         self.param_count = sum(p.numel() for p in model.parameters())
         log.info("MiVOLO-D1 %d %s loaded (%.1fM parameters)", meta.input_size,
                  "face+body" if meta.with_persons_model else "face", self.param_count / 1e6)
 
     def _tensor(self, crops: list[np.ndarray | None]) -> torch.Tensor:
-        size = self.input_size
-        batch = np.empty((len(crops), 3, size, size), dtype=np.float32)
-        empty = ((0.0 - self.mean) / self.std).astype(np.float32)[:, None, None]
-        for i, crop in enumerate(crops):
-            if crop is None or crop.size == 0:
-                batch[i] = empty
-                continue
-            rgb = cv2.cvtColor(letterbox(crop, size), cv2.COLOR_BGR2RGB)
-            batch[i] = ((rgb / 255.0 - self.mean) / self.std).astype(np.float32).transpose(2, 0, 1)
-        return torch.from_numpy(batch)
+        return torch.from_numpy(network_input(crops, self.input_size))
 
     def crops(self, image: np.ndarray, face_xyxy: np.ndarray, person_xyxy: np.ndarray,
               all_faces: np.ndarray | None = None, all_persons: np.ndarray | None = None
               ) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
-        """Face and body crops of each row; ``all_*`` are every box of the frame (for masking), default the rows."""
+        """Face and body crops of N rows ((N, 4) boxes, NaN rows = none); ``all_*``: every face and person box of
+        the frame (what a body crop blacks out), by default the rows' own boxes."""
         face_xyxy = np.asarray(face_xyxy, dtype=np.float64).reshape(-1, 4)
         person_xyxy = np.asarray(person_xyxy, dtype=np.float64).reshape(-1, 4)
         has_face = ~np.isnan(face_xyxy).any(axis=1)
         has_person = ~np.isnan(person_xyxy).any(axis=1)
-        height, width = image.shape[:2]
-        clip = np.array([width, height, width, height])
-
-        def boxes(xyxy: np.ndarray) -> np.ndarray:
-            return _int_boxes(np.clip(xyxy, 0, clip)) if len(xyxy) else np.zeros((0, 4), np.int64)
-
-        faces_int, persons_int = boxes(face_xyxy), boxes(person_xyxy)
-        frame_faces = boxes(np.asarray(all_faces, float).reshape(-1, 4)) if all_faces is not None else \
-            faces_int[has_face]
-        frame_persons = boxes(np.asarray(all_persons, float).reshape(-1, 4)) if all_persons is not None else None
+        frame_faces = face_xyxy[has_face] if all_faces is None else np.asarray(all_faces, np.float64).reshape(-1, 4)
+        frame_persons = person_xyxy[has_person] if all_persons is None else \
+            np.asarray(all_persons, np.float64).reshape(-1, 4)
+        faces_int = int_boxes(frame_faces)
         face_crops: list[np.ndarray | None] = []
         body_crops: list[np.ndarray | None] = []
         for row in range(len(face_xyxy)):
-            face = None
-            if self.use_faces and has_face[row]:
-                x1, y1, x2, y2 = faces_int[row]
-                face = image[y1:y2, x1:x2].copy()
+            use_face = self.use_faces and has_face[row]
+            face_crops.append(face_crop(image, int_boxes(face_xyxy[row])[0]) if use_face else None)
             body = None
             if self.use_persons and has_person[row]:
-                if frame_persons is None:
-                    persons, index = persons_int[has_person], int(np.flatnonzero(has_person).tolist().index(row))
-                else:
-                    match = np.flatnonzero((frame_persons == persons_int[row]).all(axis=1))
-                    persons = frame_persons if len(match) else np.vstack([frame_persons, persons_int[row]])
-                    index = int(match[0]) if len(match) else len(frame_persons)
-                body = person_crop(image, index, persons, frame_faces)
-            face_crops.append(face)
+                same = np.flatnonzero((frame_persons == person_xyxy[row]).all(axis=1))
+                others = np.delete(frame_persons, same[:1], axis=0)  # the frame's other persons
+                body = person_crop(image, int_boxes(person_xyxy[row])[0], int_boxes(others), faces_int)
             body_crops.append(body)
         return face_crops, body_crops
 
@@ -347,7 +265,7 @@ class MiVOLO:
         return ages, male
 
 
-def load_mivolo(path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool = True,
+def load_mivolo(path: str | Path, device: str = "cpu", half: bool = False, with_persons: bool | None = None,
                 disable_faces: bool = False) -> MiVOLO:
     return MiVOLO(path, device=device, half=half, with_persons=with_persons, disable_faces=disable_faces)
 

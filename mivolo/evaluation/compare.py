@@ -147,16 +147,19 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
         from reid_models import resolve_reid_weights
 
         settings.append((name, str(resolve_reid_weights(name))))
+    missing = _warn_missing_frames(seq) if any(weights for _, weights in settings) else 0
     rows, baseline_ms = [], None
-    for label, weights in settings:
+    shorts = short_names([label if weights else "baseline" for label, weights in settings])
+    for (label, weights), short in zip(settings, shorts, strict=True):
         start = time.perf_counter()
         table, stats = track_sequence(seq, config.tracker.tracker, weights, interpolate)
         seconds = time.perf_counter() - start
-        safe = "".join(c if c.isalnum() else "_" for c in label)[:40]
-        tracks_path = out_dir / f"tracks_{safe}.txt"
+        tracks_path = out_dir / f"tracks_{short}.txt"
         write_bytes_atomic(tracks_path, mot_text(table).encode())
-        row = {"reid": label, "tracker": config.tracker.tracker, "frames": len(seq.boxes),
-               "fps": round(len(seq.boxes) / seconds, 2), **stats}
+        row = {"reid": short if weights else label, "weights": weights, "tracker": config.tracker.tracker,
+               "frames": len(seq.boxes), "fps": round(len(seq.boxes) / seconds, 2), **stats}
+        if weights is not None and missing:  # Re-ID looked at black frames: these are motion-only numbers
+            row.update(motion_only=True, frames_missing=missing)
         if weights is None:
             baseline_ms = stats["track_ms_per_frame"]
             row["reid_ms_per_frame"] = 0.0
@@ -174,6 +177,32 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
     return result
 
 
+def short_names(labels: list[str]) -> list[str]:
+    """File-safe short names for the runs: a file's stem or the catalog name, made unique (``_2``, ``_3``)."""
+    names: list[str] = []
+    for label in labels:
+        stem = Path(label).stem if any(label.lower().endswith(s) for s in (".pt", ".pth", ".onnx")) else \
+            Path(label).name
+        safe = "".join(c if c.isalnum() or c in "-." else "_" for c in stem).strip("_.")[:60] or "run"
+        name, n = safe, 1
+        while name in names:
+            n += 1
+            name = f"{safe}_{n}"
+        names.append(name)
+    return names
+
+
+def _warn_missing_frames(seq: Sequence) -> int:
+    """How many frames of a MOT sequence are absent (Re-ID then sees black frames), with one warning line."""
+    if seq.video is not None:
+        return 0
+    missing = sum(path is None for path in seq.frame_paths)
+    if missing:
+        log.warning("%s: %d of %d frames are missing (no image files): Re-ID sees black frames there, so the Re-ID "
+                    "runs are marked motion-only", seq.name, missing, len(seq.frame_paths))
+    return missing
+
+
 def compare_markdown(result: dict) -> str:
     metric_cols = ["HOTA", "MOTA", "IDF1", "IDSW"] if result["ground_truth"] else []
     head = ["Re-ID", "tracker", "Re-ID ms/frame", "fps", "identities", *metric_cols]
@@ -181,7 +210,9 @@ def compare_markdown(result: dict) -> str:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["runs"]:
         reid_ms = "n/a" if row["reid_ms_per_frame"] is None else str(row["reid_ms_per_frame"])
-        values = [row["reid"], Path(row["tracker"]).name, reid_ms, str(row["fps"]),
+        name = f"{row['reid']} (motion-only: {row['frames_missing']} frames missing)" if row.get("motion_only") \
+            else row["reid"]
+        values = [name, Path(row["tracker"]).name, reid_ms, str(row["fps"]),
                   str(row["identities"]), *[str(row[c]) for c in metric_cols]]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
