@@ -149,3 +149,37 @@ def test_track_buffer_in_seconds(tmp_path):
     path.write_text(yaml.safe_dump({"tracker_type": "botsort", "track_buffer_s": 2.0, "track_buffer": 30}))
     with pytest.raises(UserError, match="not both"):
         Tracker(TrackerConfig(tracker=str(path)), 10)
+
+
+def long_gap_case(young_step: float, beside: bool = False) -> list:
+    """Identity 1 walks right at 100 px/s until t=0.9 s (x=190); 2 s later identity 2 appears at x=390, where the
+    constant-velocity path puts 1, and walks ``young_step`` px per 0.1 s, optionally next to a third person."""
+    relinker = Relinker(max_gap_s=3.0)
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    links, young = [], 2  # after a link the merge stage shows the young track under the identity it joined
+    for k in range(15):
+        t = 2.9 + 0.1 * k
+        box = person_box(390 + young_step * k)
+        boxes, ids = box, np.array([young])
+        if beside:
+            neighbour = person_box(390 + young_step * k + 60)  # half a box height away
+            boxes, ids = np.vstack([box, neighbour]), np.array([young, 3])
+            image = frame_with([(box, RED, BLUE), (neighbour, GREEN, GREY)])
+        else:
+            image = frame_with([(box, RED, BLUE)])
+        relinker.observe(image, t, ids, boxes)
+        for link in relinker.decide(t):
+            relinker.absorb(link.track_id, link.into)
+            links.append(link)
+            young = link.into
+    return links
+
+
+def test_after_a_long_gap_both_paths_must_meet():
+    linked = long_gap_case(young_step=10)  # came from where 1 was going: its own way back leads to 1
+    assert [(link.track_id, link.into) for link in linked] == [(2, 1)] and linked[0].gap_s == pytest.approx(2.0)
+    assert long_gap_case(young_step=-10) == []  # at the right place, but walking back towards where 1 never was
+
+
+def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():
+    assert long_gap_case(young_step=10, beside=True) == []  # it may be the neighbour's track that swapped

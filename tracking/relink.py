@@ -7,6 +7,11 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   ``max_gap_s`` earlier, and its constant-velocity extrapolation (last ``velocity_s`` of centres) is still inside
   the frame at that time;
 - the track's first box is where that extrapolation puts it: within ``gate_h + gate_h_per_s * gap`` box heights;
+- after a gap longer than ``forward_only_s``, the track's own way back must meet the lost one too: its first second
+  of boxes, extrapolated back to when the identity was last seen, lands within the same gate of that last box
+  (a path that only crosses the prediction by chance is refused), and a track that appeared side by side with
+  someone else (centres within ``beside_h`` box heights) is not linked at all (it may be that person's track
+  that swapped; on PETS09-S2L1 every wrong long-gap link was such a case);
 - box heights agree (ratio at most ``max_size_ratio``);
 - their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
   with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
@@ -82,6 +87,8 @@ class Fragment:
     any_n: int = 0
     first_box: np.ndarray = field(default_factory=lambda: np.zeros(5))
     decided: bool = False
+    early: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (<= history, 5) boxes of its first second
+    born_beside: bool = False  # another person stood within a box height when it first appeared
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -116,6 +123,8 @@ class Relinker:
     max_colour_dist: float = MergeConfig.relink_max_colour_dist
     margin: float = MergeConfig.relink_margin
     velocity_s: float = 1.0
+    beside_h: float = 1.0  # centres closer than this many box heights: side by side
+    forward_only_s: float = 0.9  # longer gaps also need the young track's backward extrapolation to meet the lost one
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
     history: int = 12
@@ -132,16 +141,22 @@ class Relinker:
         clean = _overlap(xyxy).max(axis=1, initial=0.0) < self.occluded_overlap
         cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
         w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        apart = np.hypot(cx[:, None] - cx[None], cy[:, None] - cy[None]) / np.maximum(h, 1.0)[:, None]
+        np.fill_diagonal(apart, np.inf)
+        beside = apart.min(axis=1, initial=np.inf) < self.beside_h
         for k, identity in enumerate(ids.tolist()):
             box = np.array([time_s, cx[k], cy[k], w[k], h[k]])
             frag = self.fragments.get(identity)
             if frag is None:
                 frag = self.fragments[identity] = Fragment(time_s, time_s, np.zeros((self.history, 5)),
-                                                           first_box=box)
+                                                           first_box=box, born_beside=bool(beside[k]))
             elif frag.last_s == time_s and frag.n:  # two boxes of one identity in one frame: keep the first
                 continue
             frag.boxes[frag.n % self.history] = box
             frag.n += 1
+            spacing = self.velocity_s / self.history
+            if len(frag.early) < self.history and (not len(frag.early) or time_s - frag.early[-1, 0] >= spacing):
+                frag.early = np.vstack([frag.early, box[None]])
             frag.last_s = time_s
             frag.any += colours[k]
             frag.any_n += 1
@@ -149,11 +164,16 @@ class Relinker:
                 frag.clean += colours[k]
                 frag.clean_n += 1
 
-    def _predict(self, frag: Fragment, at_s: float) -> np.ndarray:
-        """(cx, cy, h) of ``frag`` extrapolated to ``at_s`` at its recent constant velocity (capped)."""
-        boxes = frag.recent()
-        last = boxes[-1]
-        window = boxes[boxes[:, 0] >= last[0] - self.velocity_s]
+    def _predict(self, frag: Fragment, at_s: float, backward: bool = False) -> np.ndarray:
+        """(cx, cy, h) of ``frag`` extrapolated to ``at_s`` at its constant velocity (speed capped): forward from its
+        last ``velocity_s`` of boxes, or ``backward`` from its first ones to an earlier time."""
+        if backward:
+            boxes = frag.early if len(frag.early) else frag.first_box[None]
+            anchor, window, heights = boxes[0], boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s], boxes[:3, 4]
+        else:
+            boxes = frag.recent()
+            anchor, heights = boxes[-1], boxes[-3:, 4]
+            window = boxes[boxes[:, 0] >= anchor[0] - self.velocity_s]
         velocity = np.zeros(2)
         if len(window) >= 2 and np.ptp(window[:, 0]) > 0:
             t = window[:, 0] - window[:, 0].mean()
@@ -162,8 +182,7 @@ class Relinker:
             cap = self.max_speed_h * max(float(np.median(window[:, 4])), 1.0)
             if speed > cap:
                 velocity *= cap / speed
-        height = float(np.median(boxes[-3:, 4]))
-        return np.array([*(last[1:3] + velocity * (at_s - last[0])), height])
+        return np.array([*(anchor[1:3] + velocity * (at_s - anchor[0])), float(np.median(heights))])
 
     def decide(self, time_s: float) -> list[Link]:
         """Links of young fragments seen at ``time_s`` to lost identities; mark fragments past ``decide_s``."""
@@ -216,6 +235,14 @@ class Relinker:
                 continue
             gate = self.gate_h + self.gate_h_per_s * gap
             motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
+            if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
+                if young.born_beside:
+                    continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
+                if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
+                    continue  # not seen long enough yet to know where it came from
+                _, lx, ly, _, lh = frag.recent()[-1]
+                bx, by, _ = self._predict(young, frag.last_s, backward=True)
+                motion = max(motion, float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0) / gate)
             if motion > 1.0 or colours[k] > self.max_colour_dist:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
