@@ -4,8 +4,8 @@
     python setup_reid_models.py --list
     python setup_reid_models.py --recommend balanced
     python setup_reid_models.py --download osnet_x0_25_market1501
-    python setup_reid_models.py --use osnet_x0_25_market1501 --tracker-yaml configs/botsort.yaml
-    python setup_reid_models.py --use weights/osnet_x0_25_msmt17.pt --tracker-yaml configs/botsort.yaml
+    python setup_reid_models.py --use osnet_x0_25_market1501 --tracker-yaml my_botsort.yaml
+    python setup_reid_models.py --use weights/osnet_x0_25_msmt17.pt --tracker-yaml my_botsort.yaml
     python setup_reid_models.py --verify
 """
 
@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         return store_download(STORE, args.download)
     elif args.use:
         if args.tracker_yaml is None:
-            raise UserError("--use needs --tracker-yaml PATH (e.g. configs/botsort.yaml)")
+            raise UserError("--use needs --tracker-yaml PATH (a copy of mivolo/configs/botsort.yaml)")
         path = use_in_yaml(args.use, args.tracker_yaml)
         print(f"{args.tracker_yaml}: reid_weights: {path}")
     elif args.verify:
