@@ -200,3 +200,22 @@ def test_openvino_and_tensorrt_need_their_packages(tmp_path, capsys):
             build_detector(DetectorConfig(weights=str(weights)))
     with pytest.raises(UserError, match="not an ultralytics OpenVINO export"):
         build_detector(DetectorConfig(weights=str(tmp_path)))
+
+
+def test_openvino_export_runs_through_ultralytics(person_face, tmp_path):
+    """Runs where `pip install openvino` was done (not a dependency of ours): the export folder is a detector."""
+    pytest.importorskip("openvino")
+    import shutil
+
+    from ultralytics import YOLO
+
+    pt = Path(shutil.copy(person_face[0], tmp_path / "pf.pt"))
+    folder = Path(YOLO(str(pt)).export(format="openvino", imgsz=320))
+    assert folder.name == "pf_openvino_model"
+    detector = build_detector(DetectorConfig(weights=str(folder), person_conf=0.5, face_conf=0.5))
+    assert detector.models == {"persons": "yolo:pf_openvino_model", "faces": "yolo:pf_openvino_model"}
+    image = noise(480, 480)
+    ref = ultralytics_boxes(pt, image)[0]
+    dets = detector(image)
+    # OpenVINO computes in lower precision on CPU: most boxes agree closely, NMS may pick a few others
+    assert abs(len(dets.xyxy) - len(ref)) <= 3 and (iou_matrix(ref, dets.xyxy).max(axis=1) > 0.9).mean() > 0.75
