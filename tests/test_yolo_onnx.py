@@ -133,6 +133,29 @@ def test_fp16_and_int8_exports_run(person_face, tmp_path):
         iou_matrix(ref[0], got[0]).argmax(axis=1)]).max() < 1e-3)
 
 
+def test_end_to_end_export_and_float16_inputs(person_face, tmp_path):
+    """``nms=True`` (as YOLO26 exports by default): (1, 300, 6) rows decoded as ultralytics does; a graph with
+    float16 inputs and outputs (a CUDA half export) is fed float16."""
+    import shutil
+
+    import onnx
+    from onnxruntime.transformers import float16
+
+    pt = Path(shutil.copy(person_face[0], tmp_path / "e2e.pt"))
+    e2e = export(pt, nms=True)
+    layout = yolo_onnx_layout(ort_session(e2e), e2e)
+    assert layout.end2end and ort_session(e2e).get_outputs()[0].shape == [1, 300, 6]
+    image = noise(480, 300)
+    (a, a_conf, a_cls), (b, b_conf, b_cls) = ultralytics_boxes(e2e, image), ours(e2e)(image)
+    assert len(a) >= 10 and np.abs(a - b).max() < 1e-3 and np.abs(a_conf - b_conf).max() < 1e-6  # same rows, in order
+    assert (a_cls == b_cls).all()
+    half = tmp_path / "half_io.onnx"
+    onnx.save(float16.convert_float_to_float16(onnx.load(person_face[1]), keep_io_types=False), half)
+    assert yolo_onnx_layout(ort_session(half), half).fp16_input
+    got, ref = ours(half)(image), ours(person_face[1])(image)
+    assert (iou_matrix(ref[0], got[0]).max(axis=1) > 0.9).mean() > 0.9
+
+
 def test_a_file_without_metadata_is_recognised_by_its_shape(person_face, tmp_path):
     import onnx
 
