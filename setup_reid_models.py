@@ -4,20 +4,19 @@
     python setup_reid_models.py --list
     python setup_reid_models.py --recommend balanced
     python setup_reid_models.py --download osnet_x0_25_market1501
-    python setup_reid_models.py --use osnet_x0_25_market1501 --tracker-yaml configs/botsort.yaml
-    python setup_reid_models.py --use weights/osnet_x0_25_msmt17.pt --tracker-yaml configs/botsort.yaml
+    python setup_reid_models.py --use osnet_x0_25_market1501 --tracker-yaml my_botsort.yaml
+    python setup_reid_models.py --use weights/osnet_x0_25_msmt17.pt --tracker-yaml my_botsort.yaml
     python setup_reid_models.py --verify
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import sys
 from pathlib import Path
 
-from mivolo.cli import OneLineParser
+from mivolo.cli import OneLineParser, add_store_actions, run_tool, store_download, store_verify
 from mivolo.core.errors import UserError
 
 RECOMMEND = {
@@ -104,26 +103,18 @@ def use_in_yaml(model_name: str, yaml_path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="setup_reid_models.py", description=__doc__.splitlines()[0])
-    actions = p.add_mutually_exclusive_group(required=True)
-    actions.add_argument("--list", action="store_true", help="the catalog, with what is cached")
+    actions = add_store_actions(p, "Re-ID")
     actions.add_argument("--recommend", choices=sorted(RECOMMEND), help="pick a model for a goal, with the reason")
-    actions.add_argument("--download", metavar="NAME", help="download a catalog model into the cache")
     actions.add_argument("--use", metavar="NAME|FILE",
                          help="write a cached catalog model, or a local .pt/.pth/.onnx file, into --tracker-yaml")
-    actions.add_argument("--verify", action="store_true", help="re-check the hashes of cached files")
     actions.add_argument("--markdown", action="store_true", help="print the catalog table for REID_MODELS.md")
     p.add_argument("--tracker-yaml", type=Path, help="tracker YAML that --use writes into")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        return _run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_tool(_run, p.parse_args(argv))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from reid_models import CATALOG, cache_dir, download, find, verify
+    from reid_models import CATALOG, cache_dir
+    from reid_models.store import STORE
 
     if args.list:
         cached = {m.name for m in CATALOG if (cache_dir() / m.filename).is_file()}
@@ -138,22 +129,14 @@ def _run(args: argparse.Namespace) -> int:
               f"{model.mAP:g} on {model.evaluated_on}, {cost}{model.params_m:g} M parameters, "
               f"{model.dim}-d embeddings")
     elif args.download:
-        model = find(args.download)
-        if model is None:
-            raise UserError(f"unknown Re-ID model {args.download!r} (see --list)")
-        print(download(model))
+        return store_download(STORE, args.download)
     elif args.use:
         if args.tracker_yaml is None:
-            raise UserError("--use needs --tracker-yaml PATH (e.g. configs/botsort.yaml)")
+            raise UserError("--use needs --tracker-yaml PATH (a copy of mivolo/configs/botsort.yaml)")
         path = use_in_yaml(args.use, args.tracker_yaml)
         print(f"{args.tracker_yaml}: reid_weights: {path}")
     elif args.verify:
-        results = verify()
-        for name, ok, reason in results:
-            print(f"{'ok ' if ok else 'BAD'} {name}: {reason}")
-        if not results:
-            print(f"nothing cached in {cache_dir()}")
-        return 0 if all(ok for _, ok, _ in results) else 1
+        return store_verify(STORE)
     return 0
 
 

@@ -150,6 +150,6 @@ def test_baseline_ignores_reid_weights_written_into_the_tracker_yaml(tmp_path):
 
     weights = _random_osnet(tmp_path / "osnet_x0_25_market1501.pt")
     config = tmp_path / "botsort_reid.yaml"
-    config.write_text((ROOT / "configs" / "botsort.yaml").read_text() + f"\nreid_weights: {weights}\n")
+    config.write_text((ROOT / "mivolo" / "configs" / "botsort.yaml").read_text() + f"\nreid_weights: {weights}\n")
     assert Tracker(TrackerConfig(tracker=str(config)), 25).has_reid
     assert not Tracker(TrackerConfig(tracker=str(config)), 25, reid_from_yaml=False).has_reid

@@ -95,7 +95,7 @@ def test_setup_reid_models_use_accepts_a_local_weights_file(tmp_path, monkeypatc
     monkeypatch.setenv("MIVOLO_CACHE_DIR", str(tmp_path / "cache"))
     weights = _random_osnet(tmp_path / "my_osnet.pt")
     yaml_path = tmp_path / "botsort.yaml"
-    yaml_path.write_text((ROOT / "configs" / "botsort.yaml").read_text())
+    yaml_path.write_text((ROOT / "mivolo" / "configs" / "botsort.yaml").read_text())
     assert setup_reid_models.main(["--use", str(weights), "--tracker-yaml", str(yaml_path)]) == 0
     assert f"reid_weights: {weights.resolve()}" in yaml_path.read_text()
     assert Tracker(TrackerConfig(tracker=str(yaml_path)), 25).has_reid  # the tracker now runs with these weights

@@ -59,7 +59,7 @@ class EstimatorConfig:
 
 @dataclass
 class TrackerConfig:
-    tracker: str = "bytetrack.yaml"  # name in configs/ or a path to a YAML file
+    tracker: str = "bytetrack.yaml"  # name in mivolo/configs/ or a path to a YAML file
     reid_weights: str | None = None
     interpolate: int = 20  # tracks.txt: fill track breaks of up to this many frames (0: off)
 

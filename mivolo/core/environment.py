@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mivolo.core.paths import PROJECT_DIR, cache_dir
+from mivolo.core.paths import IN_CHECKOUT, PROJECT_DIR, cache_dir
 
 
 def configure_environment() -> None:
     """Quiet OpenCV/FFmpeg (our errors are the one line users see) and keep ultralytics offline.
 
     ultralytics must never reach the network or install packages, and keeps its settings inside the project
-    (or the user cache when the project folder is read-only). Values already set by the user win.
+    (or the user cache when the project folder is read-only or this is an installed package, never
+    site-packages). Values already set by the user win.
     Call before importing cv2-heavy code or ultralytics; calling it again changes nothing.
     """
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
@@ -22,5 +23,5 @@ def configure_environment() -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
     if "YOLO_CONFIG_DIR" not in os.environ:
         local = PROJECT_DIR / ".yolo_config"
-        folder = local if os.access(PROJECT_DIR, os.W_OK) else cache_dir("ultralytics")
+        folder = local if IN_CHECKOUT and os.access(PROJECT_DIR, os.W_OK) else cache_dir("ultralytics")
         os.environ["YOLO_CONFIG_DIR"] = str(Path(folder))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import importlib.util
 import os
 from pathlib import Path
 
 from mivolo.core.errors import UserError
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-CONFIGS_DIR = PROJECT_DIR / "configs"
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # the source checkout, or site-packages when installed
+IN_CHECKOUT = (PROJECT_DIR / "pyproject.toml").is_file()
+CONFIGS_DIR = Path(str(importlib.resources.files("mivolo") / "configs"))  # tracker YAMLs, package data
 
 
 def ensure_writable_dir(path: Path, what: str, hint: str = "") -> Path:

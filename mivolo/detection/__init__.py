@@ -18,9 +18,18 @@ class Detector(Protocol):
 
 
 def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = False) -> Detector:
-    """ultralytics YOLO (a ``.pt``/engine ``--detector-weights``) with our face search for models without faces;
-    otherwise a person backend (SSDLite, YOLOX ONNX / PyTorch) plus the face search."""
-    if config.weights and not config.weights.lower().endswith((".onnx", ".pth", ".pth.tar")):
+    """ultralytics YOLO (a ``.pt``, an OpenVINO folder or a TensorRT engine, or an ONNX export run on ONNX Runtime)
+    with our face search for models without faces; otherwise a person backend (SSDLite, YOLOX ONNX / PyTorch) plus
+    the face search."""
+    weights = (config.weights or "").lower()
+    if weights.endswith(".onnx"):
+        from mivolo.detection.persons_and_faces import build_face_finder
+        from mivolo.detection.yolo_onnx import ultralytics_onnx_detector
+
+        detector = ultralytics_onnx_detector(config, build_face_finder)  # None: a YOLOX export
+        if detector is not None:
+            return detector
+    elif weights and not weights.endswith((".pth", ".pth.tar")):
         from mivolo.detection.persons_and_faces import build_face_finder
         from mivolo.detection.ultralytics_yolo import UltralyticsDetector
 
@@ -28,6 +37,5 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
     from mivolo.detection.persons_and_faces import PersonsAndFaces
 
     return PersonsAndFaces(config, device, half)
-
 
 __all__ = ["Detector", "associate", "build_detector"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -16,18 +17,79 @@ from mivolo.detection.faces_in_persons import FaceFinder
 log = logging.getLogger(__name__)
 
 
-class UltralyticsDetector:
-    def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
-        import torch
+def person_and_face_classes(names: dict, path: Path) -> tuple[list[int], list[int]]:
+    """Class ids named 'person' and 'face' (case-insensitive); a model with neither is refused."""
+    names = {int(k): str(v).lower() for k, v in names.items()}
+    person_ids = [k for k, v in names.items() if v == "person"]
+    face_ids = [k for k, v in names.items() if v == "face"]
+    if not person_ids and not face_ids:
+        raise UserError(f"{path} has no 'person' or 'face' class (classes: {', '.join(names.values())})")
+    return person_ids, face_ids
 
-        from mivolo.core.weights import check_pickled_weights
 
-        path = Path(config.weights or "")
+def split_persons_and_faces(image: np.ndarray, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray,
+                            person_ids: list[int], face_ids: list[int], config: DetectorConfig,
+                            face_finder: FaceFinder | None) -> Detections:
+    """YOLO boxes (N, 4) with conf (N,) and class ids (N,) -> persons and faces, each above its threshold.
+
+    A model without a face class gets its faces from ``face_finder`` (whole frame and person crops). Boxes left
+    empty by clipping to the frame are dropped (the trackers refuse them).
+    """
+    solid = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    is_person = np.isin(cls, person_ids) & (conf >= config.person_conf) & solid
+    is_face = np.isin(cls, face_ids) & (conf >= config.face_conf) & solid
+    persons = Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)
+    if face_ids:
+        return Detections.concat([persons, Detections.from_boxes(xyxy[is_face], conf[is_face], FACE)])
+    if face_finder is not None:
+        from mivolo.detection.faces_in_persons import faces_with_sources
+
+        return faces_with_sources(persons, *face_finder.find(image, xyxy[is_person]))
+    return persons
+
+
+def models_entry(name: str, person_ids: list[int], face_ids: list[int], face_finder: FaceFinder | None) -> dict:
+    """run.json ``models`` of a YOLO detector: who found the persons and who the faces."""
+    return {"persons": name if person_ids else "none",
+            "faces": name if face_ids else ("crops" if face_finder is not None else "none")}
+
+
+EXPORT_PACKAGES = {"openvino": "openvino", "engine": "tensorrt"}
+
+
+def check_ultralytics_weights(path: Path) -> bool:
+    """Refuse what ultralytics cannot load here, in one line; True for an export (OpenVINO folder, TensorRT engine).
+
+    A ``.pt`` is a pickle: its classes are checked against an allow-list before ultralytics unpickles it.
+    """
+    from mivolo.core.weights import check_pickled_weights
+
+    kind = "openvino" if path.is_dir() else "engine" if path.suffix.lower() == ".engine" else None
+    if kind is None:
         if not path.is_file():
             raise UserError(f"detector weights not found: {path} (give a local .pt file; nothing is downloaded)")
         check_pickled_weights(path, "ultralytics detector", needs_module="ultralytics",
                               hint=" (a MiVOLO checkpoint goes to --checkpoint; YOLOv5-repo files are not ultralytics "
-                                   "files)")  # before ultralytics unpickles it
+                                   "files)")
+        return False
+    if kind == "openvino" and not (path.name.endswith("_openvino_model") and any(path.glob("*.xml"))):
+        raise UserError(f"{path} is a folder but not an ultralytics OpenVINO export (a *_openvino_model/ folder with "
+                        "an .xml model)")
+    if kind == "engine" and not path.is_file():
+        raise UserError(f"detector weights not found: {path}")
+    package = EXPORT_PACKAGES[kind]
+    if importlib.util.find_spec(package) is None:
+        raise UserError(f"{path.name} needs the {package} package, which is not installed: pip install {package} "
+                        "(or export the model to ONNX: yolo export format=onnx)")
+    return True
+
+
+class UltralyticsDetector:
+    def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
+        import torch
+
+        path = Path(config.weights or "")
+        self.exported = check_ultralytics_weights(path)
         configure_environment()  # offline, no installs, settings inside the project
         threads = torch.get_num_threads()
         try:
@@ -38,42 +100,26 @@ class UltralyticsDetector:
         except Exception as exc:
             raise UserError(f"{path} is not an ultralytics YOLO detection checkpoint: "
                             f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
-        names = {int(k): str(v).lower() for k, v in model_names.items()}
-        self.person_ids = [k for k, v in names.items() if v == "person"]
-        self.face_ids = [k for k, v in names.items() if v == "face"]
-        if not self.person_ids and not self.face_ids:
-            raise UserError(f"{path} has no 'person' or 'face' class (classes: {', '.join(names.values())})")
+        self.person_ids, self.face_ids = person_and_face_classes(model_names, path)
         self.config = config
         self.device = device
         self.half = half and device.startswith("cuda")
         self.face_finder = face_finder if not self.face_ids else None
         self._threads = threads
-        self.models = {"persons": f"yolo:{path.name}" if self.person_ids else "none",
-                       "faces": f"yolo:{path.name}" if self.face_ids else
-                       ("crops" if face_finder is not None else "none")}
+        self.models = models_entry(f"yolo:{path.name}", self.person_ids, self.face_ids, face_finder)
 
     def __call__(self, image: np.ndarray) -> Detections:
         import torch
 
-        result = self.model.predict(image, imgsz=self.config.imgsz, conf=min(self.config.person_conf,
+        size = {} if self.exported else {"imgsz": self.config.imgsz}  # an export has its own fixed size
+        result = self.model.predict(image, **size, conf=min(self.config.person_conf,
                                     self.config.face_conf), iou=self.config.nms_iou, device=self.device,
                                     half=self.half, classes=self.person_ids + self.face_ids, verbose=False)[0]
         torch.set_num_threads(self._threads)  # ultralytics lowers it to cores-1 for the whole process
         boxes = result.boxes
-        xyxy = boxes.xyxy.cpu().numpy().astype(np.float32)
-        conf = boxes.conf.cpu().numpy().astype(np.float32)
-        cls = boxes.cls.cpu().numpy().astype(int)
-        is_person = np.isin(cls, self.person_ids) & (conf >= self.config.person_conf)
-        is_face = np.isin(cls, self.face_ids) & (conf >= self.config.face_conf)
-        persons = Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)
-        if self.face_ids:
-            return Detections.concat([persons, Detections.from_boxes(xyxy[is_face], conf[is_face], FACE)])
-        if self.face_finder is not None:
-            from mivolo.detection.faces_in_persons import faces_with_sources
-
-            return faces_with_sources(persons, *self.face_finder.find(image, xyxy[is_person]))
-        return persons
-
+        return split_persons_and_faces(image, boxes.xyxy.cpu().numpy().astype(np.float32),
+                                       boxes.conf.cpu().numpy().astype(np.float32), boxes.cls.cpu().numpy().astype(int),
+                                       self.person_ids, self.face_ids, self.config, self.face_finder)
 
 def save_random_yolo(path: str | Path, names: tuple[str, ...] = ("person", "face"), cfg: str = "yolov8n.yaml") -> Path:
     """A random-init ultralytics YOLO checkpoint in the real file format (for tests and benchmarks)."""
