@@ -136,13 +136,13 @@ def test_worker_killed_mid_source_is_retried_and_leaves_no_partial_files(ray_loc
     thread.start()
     killed = None
     deadline = time.monotonic() + 120
-    while killed is None and time.monotonic() < deadline and thread.is_alive():
-        spool = attempt / ".tracks.spool"
-        pid = _worker_running_a_source()
-        if pid is not None and spool.is_file() and spool.stat().st_size > 0:  # frames are being written
-            os.kill(pid, signal.SIGKILL)
-            killed = pid
+    while not (attempt / ".tracks.spool").is_file() and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.02)
+    time.sleep(1.0)  # the sinks are open: the worker is about a quarter into the clip's 29 frames
+    pid = _worker_running_a_source()
+    if pid is not None and (attempt / ".tracks.spool").is_file():
+        os.kill(pid, signal.SIGKILL)
+        killed = pid
     thread.join(timeout=180)
     assert killed is not None, "the worker was never seen in the middle of the source"
     row = holder["result"].rows[0]
