@@ -260,6 +260,33 @@ def test_sources_from_a_folder_a_glob_and_a_list(tmp_path):
         expand_sources(str(tmp_path / "empty"))
 
 
+def test_worker_config_threads_and_device():
+    from mivolo.batch.runner import worker_config
+
+    config = config_for()
+    config.runtime.threads = 0
+    sized = worker_config(config, BatchOptions(sources="x", output=Path("o"), cpus_per_source=2))
+    assert (sized.runtime.threads, sized.runtime.device) == (2, "cpu") and config.runtime.threads == 0
+    config.runtime.device = "cuda"
+    with pytest.raises(UserError, match="needs --gpus-per-source"):
+        worker_config(config, BatchOptions(sources="x", output=Path("o")))
+    assert worker_config(config, BatchOptions(sources="x", output=Path("o"), gpus_per_source=0.25)).runtime.device \
+        == "cuda"
+
+
+def test_workers_that_cannot_fit_are_refused_and_the_default_count_fits():
+    from mivolo.batch.runner import check_fits, default_workers
+
+    with pytest.raises(UserError, match="has 0 GPUs"):
+        check_fits(BatchOptions(sources="x", output=Path("o"), gpus_per_source=0.5), {"CPU": 2.0})
+    with pytest.raises(UserError, match="has 2 CPUs"):
+        check_fits(BatchOptions(sources="x", output=Path("o"), cpus_per_source=4), {"CPU": 2.0})
+    options = BatchOptions(sources="x", output=Path("o"))
+    assert default_workers(10, 0, options, {"CPU": 16.0, "memory": 6 * 2**30}) == 4  # memory: 1.5 GB each
+    assert default_workers(10, 1, options, {"CPU": 2.0, "memory": 64 * 2**30}) == 1  # one CPU left beside a stream
+    assert default_workers(3, 0, options, {"CPU": 16.0, "memory": 64 * 2**30}) == 3  # one per file
+
+
 def test_summary_totals_and_csv():
     items = name_sources([("a.mp4", "/v/a.mp4", "video", False), ("b.mp4", "/v/b.mp4", "video", False)])
     from mivolo.batch.results import empty_row

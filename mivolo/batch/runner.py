@@ -110,7 +110,7 @@ class BatchStop:
 def run_batch(config: PipelineConfig, options: BatchOptions, stop: BatchStop | None = None) -> BatchResult:
     """Run every source of ``options.sources`` into ``options.output/<name>/`` and write the summary."""
     options.validate()
-    config.validate()
+    config = worker_config(config, options)
     items = expand_sources(options.sources)
     out = ensure_writable_dir(options.output.expanduser().resolve(), "output folder")
     rows: dict[str, dict[str, Any]] = {}
@@ -141,6 +141,23 @@ def run_batch(config: PipelineConfig, options: BatchOptions, stop: BatchStop | N
     except OSError as exc:
         raise OutputError(f"cannot write the batch summary to {out}: {exc.strerror or exc}") from None
     return BatchResult(ordered, total, path, stop.reason)
+
+
+def worker_config(config: PipelineConfig, options: BatchOptions) -> PipelineConfig:
+    """The config every worker runs: as many threads as the CPUs it holds (unless set), and the CPU unless it
+    holds a GPU share (a worker never uses a GPU Ray did not give it)."""
+    config = copy.deepcopy(config)
+    config.validate()
+    if config.runtime.threads == 0:
+        config.runtime.threads = max(1, int(options.cpus_per_source))
+    if options.gpus_per_source == 0:
+        if config.runtime.device.startswith("cuda"):
+            raise UserError(f"--device {config.runtime.device} with --batch needs --gpus-per-source (the GPU share "
+                            "each worker holds)")
+        config.runtime.device = "cpu"
+    elif config.runtime.device == "cpu":
+        raise UserError("--gpus-per-source with --device cpu: the GPU share would go unused")
+    return config
 
 
 def remove_leftovers(out: Path, items: list[BatchSource]) -> None:
@@ -176,6 +193,16 @@ def _shutdown() -> None:
     import ray
 
     ray.shutdown()
+
+
+def check_fits(options: BatchOptions, resources: dict[str, float]) -> None:
+    """A worker that no node can hold would wait forever: say so instead (one line, exit 2)."""
+    if options.gpus_per_source > resources.get("GPU", 0.0):
+        raise UserError(f"--gpus-per-source {options.gpus_per_source:g}: the Ray cluster has "
+                        f"{resources.get('GPU', 0.0):g} GPUs")
+    if options.cpus_per_source > resources.get("CPU", 0.0):
+        raise UserError(f"--cpus-per-source {options.cpus_per_source:g}: the Ray cluster has "
+                        f"{resources.get('CPU', 0.0):g} CPUs")
 
 
 def default_workers(files: int, live: int, options: BatchOptions, resources: dict[str, float]) -> int:
@@ -215,6 +242,7 @@ class Scheduler:
 
         files = [item for item in items if not item.live]
         live = [item for item in items if item.live]
+        check_fits(self.options, ray.cluster_resources())
         self.workers = self.options.workers or default_workers(len(files), len(live), self.options,
                                                                ray.available_resources())
         self.queue = deque(files)
@@ -244,11 +272,9 @@ class Scheduler:
 
         opts = self.options
         cls = ray.remote(concurrency_groups={"control": 2})(SourceWorker)
-        config = copy.deepcopy(self.config)
-        if config.runtime.threads == 0:  # as many threads as the CPUs the worker holds (Ray sets OMP threads so)
-            config.runtime.threads = max(1, int(opts.cpus_per_source))
         return cls.options(num_cpus=opts.cpus_per_source, num_gpus=opts.gpus_per_source, max_restarts=opts.retries,
-                           max_task_retries=opts.retries, runtime_env=_runtime_env()).remote(config, opts.log_level)
+                           max_task_retries=opts.retries, runtime_env=_runtime_env()).remote(self.config,
+                                                                                             opts.log_level)
 
     def _check_models(self, workers: list[Any]) -> None:
         """Wait for the workers to load their models; a config that cannot load them ends the batch (exit 2)."""
@@ -306,7 +332,7 @@ class Scheduler:
         try:
             return ray.get(ref), True
         except RayActorError as exc:
-            error = f"the worker died {self.options.retries + 1} times on this source: {_first_line(exc)}"
+            error = f"its worker died and {self.options.retries} retries did not finish it: {_first_line(exc)}"
             log.warning("%s failed: %s", item.text, error)
             return empty_row(item, "failed", error), False
         except RayTaskError as exc:
