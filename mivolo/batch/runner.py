@@ -32,7 +32,7 @@ from mivolo.core.errors import OutputError, UserError
 from mivolo.core.paths import ensure_writable_dir
 
 log = logging.getLogger(__name__)
-WORKER_MEMORY_MB = 1500  # a worker's peak RSS with the default models is about 1.1 GB (benchmarks/batch.py)
+WORKER_MEMORY_MB = 1500  # sizing per worker: measured peak RSS 0.98-1.01 GB on 720p (benchmarks/batch.py)
 POLL_S = 0.5
 
 
