@@ -174,6 +174,8 @@ def test_resume_after_an_interrupted_batch_runs_only_the_unfinished_sources(ray_
     assert holder["result"].exit_code == 130
     assert completed_row(out, expand_sources(str(videos))[1]) is None  # c2's outputs (if any) are not complete
     before = (out / "c1" / "run.json").stat().st_mtime_ns
+    (out / ".c2.partial").mkdir(exist_ok=True)  # as a worker killed by a second Ctrl-C leaves it
+    (out / ".c2.partial" / ".tracks.spool").write_bytes(b"half")
 
     second = run_batch(config_for(), BatchOptions(sources=str(videos), output=out, workers=1, progress=False,
                                                   resume=True))
@@ -183,6 +185,7 @@ def test_resume_after_an_interrupted_batch_runs_only_the_unfinished_sources(ray_
     assert rows["c1"]["identities"] == first["c1"]["identities"]
     assert comparable(json.loads((out / "c2" / "identities.json").read_text())) == comparable(single_runs["c2"])
     assert second.exit_code == 0 and json.loads((out / "summary.json").read_text())["resumed"] == 1
+    assert hidden_files(out) == []
 
 
 class _DroppingCamera(BaseHTTPRequestHandler):

@@ -335,8 +335,9 @@ class Scheduler:
             error = f"its worker died and {self.options.retries} retries did not finish it: {_first_line(exc)}"
             log.warning("%s failed: %s", item.text, error)
             return empty_row(item, "failed", error), False
-        except RayTaskError as exc:
-            return empty_row(item, "failed", _first_line(exc)), True
+        except RayTaskError as exc:  # raised in the worker outside a source's run (its own errors are rows)
+            cause = getattr(exc, "cause", None) or exc
+            return empty_row(item, "failed", f"{type(cause).__name__}: {_first_line(cause)}"), True
 
     def _frames(self) -> int:
         """Frames read so far: finished sources, plus what the running workers report within a short wait."""

@@ -132,7 +132,10 @@ class SourceWorker:
             self._source = None
         status, error = self._outcome(source, summary.interrupted)
         row = {**summary_row(item, summary, source.info.fps, status, error), **self._worker_fields()}
-        finish_attempt(work, final, {**row, "input": item.input}, status == "interrupted" and self._reason)
+        try:
+            finish_attempt(work, final, {**row, "input": item.input}, status == "interrupted" and self._reason)
+        except OSError as exc:
+            return self._failed(item, work, f"cannot write outputs to {final}: {exc.strerror or exc}")
         return row
 
     def _outcome(self, source: StoppableSource, interrupted: str | None) -> tuple[str, str | None]:
