@@ -322,7 +322,7 @@ class Scheduler:
                 self._kill([worker])
         if bar is not None:
             bar.set_postfix(frames=self._frames(), failed=sum(r["status"] == "failed" for r in self.rows.values()),
-                            refresh=False)
+                            refresh=True)
 
     def _collect(self, ref: Any, item: BatchSource) -> tuple[dict[str, Any], bool]:
         """The source's row, and whether its worker is still usable."""
