@@ -2,6 +2,7 @@
 """Crowd demographics from a video, folder, image, URL, stream or webcam.
 
     python demo.py --input video.mp4 --tracker botsort.yaml --save-json
+    python demo.py --batch videos/ --output outputs/batch --save-json      (many sources, on Ray)
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="demo.py", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     io = p.add_argument_group("input and output")
-    io.add_argument("--input", required=True, help="image, folder, video file, URL (yt-dlp), rtsp:// stream or "
-                                                   "webcam index")
-    io.add_argument("--output", default="outputs/run", help="output folder (one per run)")
+    io.add_argument("--input", default=None, help="image, folder, video file, URL (yt-dlp), rtsp:// stream or "
+                                                  "webcam index (or --batch)")
+    io.add_argument("--output", default=None, help="output folder (one per run; default outputs/run, with --batch "
+                                                   "outputs/batch)")
     io.add_argument("--config", default=None, help="YAML file with pipeline settings (sections as in run.json)")
     io.add_argument("--as-video", action="store_true", help="treat a folder of images as the frames of one video")
     io.add_argument("--fps", type=float, default=None, help="frame rate for image folders (default 25)")
@@ -111,17 +113,36 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--merge-threshold", type=float, default=None,
                        help="cosine similarity of face signatures needed to merge "
                             f"(default {MergeConfig.threshold})")
+    add_batch_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    batch = p.add_argument_group("many sources (on Ray)")
+    batch.add_argument("--batch", default=None, metavar="SOURCES",
+                       help="run every source of a folder (its videos), a glob, or a text file (one file, URL, "
+                            "stream or webcam index per line) into OUTPUT/<name>/, plus OUTPUT/summary.json/.csv")
+    batch.add_argument("--workers", type=int, default=0,
+                       help="workers (models loaded once each) for the file sources (0: what fits the CPUs, GPUs "
+                            "and memory); every live stream gets a worker of its own")
+    batch.add_argument("--ray-address", default=None,
+                       help="run on an existing Ray cluster: auto or ray://host:10001 (default: Ray inside this "
+                            "process, on this machine)")
+    batch.add_argument("--cpus-per-source", type=float, default=1.0, help="CPUs each worker holds (and its threads)")
+    batch.add_argument("--gpus-per-source", type=float, default=0.0,
+                       help="GPU share each worker holds, e.g. 0.25: four sources per GPU (0: CPU only)")
+    batch.add_argument("--resume", action="store_true",
+                       help="skip sources whose outputs in OUTPUT are complete; run the rest")
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     from mivolo.core.config import load_config
 
     cfg = load_config(args.config)
-    cfg.source.input = args.input
+    cfg.source.input = args.input or ""
     cfg.source.as_video = args.as_video or cfg.source.as_video
-    cfg.output.dir = args.output
+    cfg.output.dir = args.output or ("outputs/batch" if args.batch else "outputs/run")
     overrides = [
         (cfg.source, "fps", args.fps), (cfg.runtime, "max_frames", args.max_frames),
         (cfg.output, "json_output_path", args.json_output_path), (cfg.output, "json_interval_s", args.json_interval),
@@ -190,13 +211,52 @@ def run_compare(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_batch(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mivolo.batch import BatchOptions
+    from mivolo.batch import run_batch as run
+
+    options = BatchOptions(sources=args.batch, output=Path(config.output.dir), workers=args.workers,
+                           ray_address=args.ray_address, cpus_per_source=args.cpus_per_source,
+                           gpus_per_source=args.gpus_per_source, resume=args.resume,
+                           progress=config.runtime.progress,
+                           log_level=logging.INFO if args.verbose else logging.WARNING)
+    result = run(config, options)
+    t = result.totals
+    log.info("%d sources: %d done, %d failed, %d interrupted%s; %d identities (%d men, %d women, %d unknown)",
+             t["sources"], t["done"], t["failed"], t["interrupted"],
+             f" ({sum(bool(r.get('resumed')) for r in result.rows)} from an earlier run)" if args.resume else "",
+             t["identities"], t["men"], t["women"], t["unknown"])
+    for row in result.rows:
+        if row["status"] == "failed":
+            log.warning("%s: failed: %s", row["source"], row["error"])
+    log.info("summary: %s", result.summary_path)
+    return result.exit_code
+
+
+def check_input_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exactly one of --input / --batch; batch flags only with --batch (usage errors: one line, exit 2)."""
+    if (args.input is None) == (args.batch is None):
+        parser.error("give --input SOURCE or --batch SOURCES (one of them)")
+    if args.batch is not None and args.compare is not None:
+        parser.error("--compare works on one --input, not with --batch")
+    batch_only = [flag for flag, used in (("--workers", args.workers), ("--ray-address", args.ray_address),
+                                          ("--resume", args.resume), ("--cpus-per-source", args.cpus_per_source != 1),
+                                          ("--gpus-per-source", args.gpus_per_source)) if used]
+    if args.batch is None and batch_only:
+        parser.error(f"{', '.join(batch_only)} only apply with --batch")
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     """Outside the frame loop (set-up, or after the outputs are written) a signal ends the process at once."""
     raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_input_flags(parser, args)
     configure_environment()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname).1s %(name)s: %(message)s", stream=sys.stderr)
@@ -211,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         if args.compare is not None:
             return run_compare(config, args)
+        if args.batch is not None:
+            return run_batch(config, args)
         summary = Pipeline(config).run()
         _log_summary(summary)
         return summary.exit_code

@@ -142,7 +142,8 @@ def default_sinks(config: PipelineConfig, source: Source) -> list[Sink]:
     sinks.append(IdentitiesSink())
     if out.save_json:
         sinks.append(DemographicsSink(out.json_output_path or "demographics.json", out.json_interval_s,
-                                      use_live_labels=config.settle.mode == "temporal"))
+                                      use_live_labels=config.settle.mode == "temporal",
+                                      live=source.info.kind in ("stream", "webcam")))
     sinks.append(tracks)
     if out.draw:
         second_pass = config.settle.mode != "temporal" and source.info.rewindable

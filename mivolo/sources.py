@@ -37,6 +37,7 @@ class SourceStats:
     resized_frames: int = 0
     reconnects: int = 0
     gaps: list[dict] | None = None
+    lost: bool = False  # a stream that dropped and did not come back within its reconnect attempts
 
 
 class Source:
@@ -195,6 +196,7 @@ class VideoSource(Source):
                 return True
             capture.release()
         log.warning("stream did not come back after %d attempts; stopping", self.config.reconnect_attempts)
+        self.stats.lost = True
         return False
 
     def reopen(self) -> Source:

@@ -15,6 +15,7 @@ ALLOWED = {
     **{stage: {"core"} for stage in STAGES},
     "pipeline": {"core", *STAGES},
     "evaluation": {"core", *STAGES, "pipeline"},
+    "batch": {"core", *STAGES, "pipeline"},  # many sources on Ray: runs the pipeline in workers
 }
 MAX_FUNCTION_LINES = 60
 
@@ -27,7 +28,7 @@ def group_of(module: str) -> str | None:
     if parts[0] != "mivolo" or len(parts) == 1:
         return None
     return {"core": "core", "sources": "sources", "detection": "detection", "estimation": "estimation",
-            "sinks": "sinks", "pipeline": "pipeline", "evaluation": "evaluation"}.get(parts[1])
+            "sinks": "sinks", "pipeline": "pipeline", "evaluation": "evaluation", "batch": "batch"}.get(parts[1])
 
 
 def module_name(path: Path) -> str:

@@ -33,3 +33,17 @@ def test_quick_mode_leaves_no_files_in_the_results_folder(capsys):
     assert main(["--quick", "--only", "accuracy"]) == 0  # accuracy is skipped in quick mode: a fast, empty run
     assert sorted(p.name for p in RESULTS.iterdir()) == before
     assert "written: " in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_quick_batch_benchmark_measures_one_and_two_workers(tmp_path):
+    from benchmarks.batch import run
+
+    out = tmp_path / "batch.json"
+    result = run(quick=True, output=out)
+    assert [r["workers"] for r in result["runs"]] == [1, 2] and result["clips"] == 2
+    for row in result["runs"]:
+        assert row["frames"] > 0 and row["video_minutes_per_wall_minute"] > 0 and row["per_worker_video_x"] > 0
+        assert len(row["worker_peak_rss_mb"]) == row["workers"] and min(row["worker_peak_rss_mb"]) > 100
+        assert row["stage_ms_per_frame"]["detect"] > 0 and row["identities"] > 0
+    assert json.loads(out.read_text())["runs"][1]["workers"] == 2

@@ -1,12 +1,15 @@
 """demographics.json: per time bucket, who was there (id, gender, age, confidence, centre, crop) and the counts.
 
 During the run each finished bucket is appended to a spool file (one JSON line), so memory does not grow with
-video length; ``close`` assembles the final file from the spool with each identity's settled label.
+video length; ``close`` assembles the final file from the spool with each identity's settled label. For live
+sources (``live=True``) each bucket is also appended to ``demographics.jsonl`` as it closes (live labels), so a
+dashboard or ``tail -f`` can follow a camera while it runs.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,10 +55,12 @@ class DemographicsSink:
     """
 
     def __init__(self, file_name: str = "demographics.json", interval_s: float = 1.0,
-                 use_live_labels: bool = False) -> None:
+                 use_live_labels: bool = False, live: bool = False) -> None:
         self.file_name = file_name
         self.interval_s = interval_s
         self.use_live_labels = use_live_labels
+        self.live = live  # also append each closed bucket to demographics.jsonl as it closes
+        self.live_fd: int | None = None
         self.bucket = -1
         self.people: dict[int, list] = {}
         self.spool = None
@@ -66,6 +71,8 @@ class DemographicsSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.spool_path = self.path.with_name(f".{self.path.name}.spool")
         self.spool = open(self.spool_path, "wb")
+        if self.live:
+            self.live_fd = os.open(self.path.with_suffix(".jsonl"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         self.meta = {"name": run.source.name, "kind": run.source.kind, "fps": run.source.fps}
         self.settle_mode = run.config.settle.mode
 
@@ -84,10 +91,28 @@ class DemographicsSink:
         if self.bucket >= 0 and self.spool is not None:
             self.spool.write(orjson.dumps({"b": self.bucket, "p": self.people}, option=orjson.OPT_NON_STR_KEYS)
                              + b"\n")
+            if self.live_fd is not None:
+                os.write(self.live_fd, self._live_line())  # one whole line per write: a reader never sees half
         self.people = {}
+
+    def _live_line(self) -> bytes:
+        """The bucket that just closed as one JSON line: ids and labels as known at that moment (the final file
+        may merge ids and settle labels differently), every identity seen counted."""
+        people = [{"id": pid, "gender": gender, "age": None if age is None else round(float(age), 1),
+                   "confidence": round(float(conf or 0.0), 3), "centre": [cx, cy]}
+                  for pid, (cx, cy, age, gender, conf) in sorted(self.people.items())]
+        start = self.bucket * self.interval_s
+        return orjson.dumps({"start_s": round(start, 3), "end_s": round(start + self.interval_s, 3),
+                             **count_people(people), "people": people}) + b"\n"
+
+    def _close_live(self) -> None:
+        if self.live_fd is not None:
+            os.close(self.live_fd)
+            self.live_fd = None
 
     def close(self, summary: RunSummary) -> None:
         self._flush()
+        self._close_live()
         self.spool.close()
         final_ids = summary.view.final_ids if summary.view is not None else (lambda ids: ids)
         with open(self.spool_path, "rb") as spool:
@@ -125,6 +150,7 @@ class DemographicsSink:
                 "people": people}
 
     def abort(self) -> None:
+        self._close_live()  # its lines are whole buckets: it stays, valid, as it was followed
         if self.spool is not None and not self.spool.closed:
             self.spool.close()
         if self.spool_path is not None:
