@@ -106,7 +106,8 @@ def test_importing_the_package_sets_no_environment_variables():
     import subprocess
     import sys
 
-    code = "import os; before = dict(os.environ); import mivolo, mivolo.core.config, tracking; " \
+    # cv2 sets its own (LD_LIBRARY_PATH, QT_QPA_PLUGIN_PATH) on first import: import it before taking stock
+    code = "import os, cv2; before = dict(os.environ); import mivolo, mivolo.core.config, tracking; " \
            "print(sorted(set(os.environ) - set(before)))"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "OPENCV_"))}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
