@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     crops.add_argument("--no-save-crops", dest="save_crops", action="store_false", help="do not save crops")
     io.add_argument("--crops-dir", default=None, help="crop folder inside --output")
     io.add_argument("--draw", action="store_true", help="write the annotated video (annotated.mp4)")
+    report = io.add_mutually_exclusive_group()
+    report.add_argument("--report", dest="report", action="store_true", default=None,
+                        help="write report.html (implies --save-json; default on with --save-json)")
+    report.add_argument("--no-report", dest="report", action="store_false", help="no report.html")
+    io.add_argument("--privacy", default=None, choices=("off", "blur", "strict"),
+                    help="off: keep crops and video as seen; blur: faces and heads blurred in crops and video; "
+                         "strict: no crops, no video, no face pixels (see README)")
     io.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     models = p.add_argument_group("models")
@@ -159,11 +166,15 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
         (cfg.merge, "threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
+        (cfg.output, "report", args.report), (cfg.output, "privacy", args.privacy),
     ]
     for section, key, value in overrides:
         if value is not None:
             setattr(section, key, value)
-    cfg.output.save_json = args.save_json or cfg.output.save_json or args.json_output_path is not None
+    cfg.output.save_json = args.save_json or cfg.output.save_json or args.json_output_path is not None \
+        or bool(args.report)
+    if cfg.output.privacy == "strict" and args.save_crops:
+        raise UserError("--privacy strict keeps no crops: drop --save-crops, or use --privacy blur")
     cfg.output.draw = args.draw or cfg.output.draw
     cfg.estimator.with_persons = args.with_persons or cfg.estimator.with_persons
     cfg.estimator.disable_faces = args.disable_faces or cfg.estimator.disable_faces

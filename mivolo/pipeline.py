@@ -37,6 +37,7 @@ from mivolo.sinks.base import Sink
 from mivolo.sinks.crops import CropsSink
 from mivolo.sinks.demographics import DemographicsSink
 from mivolo.sinks.identities import IdentitiesSink
+from mivolo.sinks.report import ReportSink
 from mivolo.sinks.run_json import RunJsonSink
 from mivolo.sinks.tracks import TracksSink
 from mivolo.sinks.video import VideoSink
@@ -135,10 +136,11 @@ def resolve_device(device: str) -> str:
 
 
 def default_sinks(config: PipelineConfig, source: Source) -> list[Sink]:
-    """The outputs the config asks for, in closing order (crops before the tables that name them; run.json last)."""
+    """The outputs the config asks for, in closing order (crops before the tables that name them, the report after
+    the files it reads; run.json last). ``--privacy strict`` writes no crops."""
     out = config.output
     tracks = TracksSink(config.tracker.interpolate)
-    sinks: list[Sink] = [CropsSink(out.crops_dir)] if out.save_crops else []
+    sinks: list[Sink] = [CropsSink(out.crops_dir)] if out.save_crops and out.privacy != "strict" else []
     sinks.append(IdentitiesSink())
     if out.save_json:
         sinks.append(DemographicsSink(out.json_output_path or "demographics.json", out.json_interval_s,
@@ -148,7 +150,10 @@ def default_sinks(config: PipelineConfig, source: Source) -> list[Sink]:
     if out.draw:
         second_pass = config.settle.mode != "temporal" and source.info.rewindable
         tracks.keep_rows = second_pass
-        sinks.append(VideoSink(out.video_name, second_pass=tracks if second_pass else None))
+        sinks.append(VideoSink(out.video_name, second_pass=tracks if second_pass else None,
+                               blur=out.privacy == "blur"))
+    if out.save_json and out.report:
+        sinks.append(ReportSink())
     sinks.append(RunJsonSink())
     return sinks
 
@@ -225,7 +230,7 @@ class Pipeline:
         independent = source.info.independent_frames
         identities = Identities(cfg.settle, min_frames=1 if independent else None,
                                 min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None,
-                                min_seen_s=0.0 if independent else None)
+                                min_seen_s=0.0 if independent else None, privacy=cfg.output.privacy)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if cfg.merge.enabled and not independent:

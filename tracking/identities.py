@@ -16,6 +16,7 @@ import numpy as np
 
 from mivolo.core.boxes import clip_boxes
 from mivolo.core.config import SettleConfig
+from mivolo.core.privacy import blur_people
 from mivolo.core.structures import ACCEPTED, Detections, FinishedIdentity, Label
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
@@ -98,14 +99,18 @@ class Identities:
 
     def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None,
                  min_votes: int | None = None, faces_need_confirming: bool = False,
-                 min_seen_s: float | None = None) -> None:
+                 min_seen_s: float | None = None, privacy: str = "off") -> None:
         """``min_frames`` / ``min_votes`` / ``min_seen_s`` override the config (1, 1, 0 for separate images: one
         look is all there is).
+
+        ``privacy`` (``mivolo.core.privacy``): ``blur`` obscures every face and head of the frame inside a crop
+        before it is kept; ``strict`` keeps no crop at all (no face pixels stay in memory or reach an output).
 
         ``faces_need_confirming`` (a face gate runs): an identity seen only as a face (never with a body) counts
         as a person only once the gate accepted one of its faces; a "face" that never was one is not a person.
         """
         self.faces_need_confirming = faces_need_confirming
+        self.privacy = privacy
         self.config = config
         self.tracks: dict[int, TrackState] = {}
         self.crop_margin = crop_margin
@@ -186,6 +191,8 @@ class Identities:
     def _keep_best_crop(self, state: TrackState, frame_index: int, image: np.ndarray, dets: Detections,
                         box_row: int, face_row: int) -> None:
         """Keep the crop with the best score: large sharp faces first, then large confident bodies."""
+        if self.privacy == "strict":
+            return
         face_h = float(dets.xyxy[face_row, 3] - dets.xyxy[face_row, 1]) if face_row >= 0 else 0.0
         box = dets.xyxy[box_row]
         body_h = float(box[3] - box[1])
@@ -199,6 +206,9 @@ class Identities:
         if x2 - x1 < 2 or y2 - y1 < 2:
             return
         state.crop = image[y1:y2, x1:x2].copy()
+        if self.privacy == "blur":  # every face and head of the frame that reaches into the crop
+            offset = np.array([x1, y1, x1, y1], dtype=np.float32)
+            state.crop = blur_people(state.crop, dets.xyxy - offset, dets.is_face)
         state.crop_score = score
         state.crop_frame = frame_index
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from mivolo.core.errors import UserError
+from mivolo.core.privacy import PRIVACY_LEVELS
 
 SETTLE_MODES = ("global", "confidence", "temporal")
 
@@ -112,6 +113,8 @@ class OutputConfig:
     crops_dir: str = "crops"
     draw: bool = False
     video_name: str = "annotated.mp4"
+    report: bool = True  # report.html next to demographics.json (written when save_json is on)
+    privacy: str = "off"  # off | blur (faces blurred in crops and video) | strict (no face pixels kept); README
 
 
 @dataclass
@@ -163,6 +166,9 @@ class PipelineConfig:
             (self.estimator.face_align in ("redetect", "map", "box"), "--face-align must be redetect, map or box"),
             (self.detector.face_min_px >= 0, "--face-min-px must be 0 or more"),
             (_is_input_size(self.detector.ssd_input), "--ssd-input must be N or WxH with sides of 32 to 2048 px"),
+            (self.output.privacy in PRIVACY_LEVELS, f"--privacy must be one of {', '.join(PRIVACY_LEVELS)}"),
+            (not (self.output.privacy == "strict" and self.output.draw),
+             "--privacy strict writes no video of faces: drop --draw, or use --privacy blur"),
         ]
         for ok, message in checks:
             if not ok:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from mivolo.core.atomic import write_json_atomic
+from mivolo.core.privacy import KEEPS
 from mivolo.core.run import SCHEMA_VERSION, IdentityView, RunInfo, RunSummary
 from mivolo.core.structures import Detections, Frame
 
@@ -28,6 +29,33 @@ def versions() -> dict[str, str]:
     return out
 
 
+def run_record(run: RunInfo, summary: RunSummary) -> dict:
+    """The content of run.json (also handed to the report, which is written before run.json)."""
+    cfg = run.config
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "config": cfg.to_dict(),
+        "device": run.device,
+        "models": run.models,
+        "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid_weights": cfg.tracker.reid_weights},
+        "versions": versions(),
+        "source": {"name": run.source.name, "kind": run.source.kind, "fps": run.source.fps,
+                   "length": run.source.length, **summary.source_stats},
+        "frames_processed": summary.frames,
+        "seconds": round(summary.seconds, 3),
+        "fps": round(summary.fps, 2),
+        "interrupted": summary.interrupted,
+        "identities": summary.identities,
+        "men": summary.men,
+        "women": summary.women,
+        "privacy": {"level": cfg.output.privacy, "keeps": KEEPS[cfg.output.privacy]},
+        "stage_ms_per_frame": summary.stage_ms,
+        "identity_merging": summary.merging or {"enabled": False},
+        "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
+        "files": summary.files,
+    }
+
+
 class RunJsonSink:
     def open(self, run: RunInfo) -> None:
         self.run = run
@@ -36,30 +64,9 @@ class RunJsonSink:
         pass
 
     def close(self, summary: RunSummary) -> None:
-        run, cfg = self.run, self.run.config
         path = summary.output_dir / "run.json"
         summary.files["run"] = str(path)
-        write_json_atomic(path, {
-            "schema_version": SCHEMA_VERSION,
-            "config": cfg.to_dict(),
-            "device": run.device,
-            "models": run.models,
-            "tracker": {"config": str(Path(cfg.tracker.tracker)), "reid_weights": cfg.tracker.reid_weights},
-            "versions": versions(),
-            "source": {"name": run.source.name, "kind": run.source.kind, "fps": run.source.fps,
-                       "length": run.source.length, **summary.source_stats},
-            "frames_processed": summary.frames,
-            "seconds": round(summary.seconds, 3),
-            "fps": round(summary.fps, 2),
-            "interrupted": summary.interrupted,
-            "identities": summary.identities,
-            "men": summary.men,
-            "women": summary.women,
-            "stage_ms_per_frame": summary.stage_ms,
-            "identity_merging": summary.merging or {"enabled": False},
-            "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
-            "files": summary.files,
-        })
+        write_json_atomic(path, run_record(self.run, summary))
 
     def abort(self) -> None:
         pass

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mivolo.core.privacy import blur_people, blur_regions, privacy_regions
 from mivolo.core.run import IdentityView, RunInfo, RunSummary
 from mivolo.core.structures import Detections, Frame
 from mivolo.sinks.tracks import FRAME, ID, KIND, PERSON_ROW, X1, Y2, TracksSink
@@ -96,35 +97,67 @@ class VideoFile:
         self.tmp.unlink(missing_ok=True)
 
 
+class RegionSpool:
+    """Regions to blur, spooled to a hidden file during the run (rows of 5 float32: 1-based frame, x1, y1, x2, y2,
+    in frame order) so the second pass blurs every face and head detected in a frame, tracked or not."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = open(path, "wb")
+
+    def add(self, frame_number: int, regions: np.ndarray) -> None:
+        if len(regions):
+            rows = np.column_stack([np.full(len(regions), frame_number, np.float32), regions])
+            self.file.write(rows.astype(np.float32).tobytes())
+
+    def read(self) -> np.ndarray:
+        """(R, 5) float32 rows."""
+        self.file.close()
+        return np.fromfile(self.path, dtype=np.float32).reshape(-1, 5)
+
+    def remove(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
 class VideoSink:
     """The annotated video (mp4), written under a hidden name and renamed when complete.
 
     With ``second_pass`` (a rewindable source and settled labels), nothing is drawn during the run: at close the
     source is read again and each frame gets the boxes of ``tracks.final_rows`` (the rows tracks.txt was written
     from: final ids, filled gaps) with each identity's settled label. Otherwise frames are drawn live with the
-    live labels. A signal during the second pass abandons the video (no half file is left).
+    live labels. A signal during the second pass abandons the video (no half file is left). With ``blur``
+    (``--privacy blur``) every face and head of the boxes drawn is obscured before drawing.
     """
 
-    def __init__(self, file_name: str = "annotated.mp4", second_pass: TracksSink | None = None) -> None:
+    def __init__(self, file_name: str = "annotated.mp4", second_pass: TracksSink | None = None,
+                 blur: bool = False) -> None:
         self.file_name = file_name
+        self.blur = blur
         self.rows_from = second_pass
         self.video: VideoFile | None = None
+        self.regions: RegionSpool | None = None
 
     def open(self, run: RunInfo) -> None:
         self.path = run.output_dir / self.file_name
         self.fps = run.source.fps
         self.reopen = run.reopen
+        if self.blur and self.rows_from is not None:
+            self.regions = RegionSpool(self.path.with_name(f".{self.path.stem}.blur.spool"))
 
     def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
         if self.rows_from is not None:
+            if self.regions is not None:
+                self.regions.add(frame.index + 1, privacy_regions(dets.xyxy, dets.is_face))
             return
         ids, _, _ = dets.identity_rows()
         labels = {}
         for tid in ids.tolist():
             label = identities.live_label(tid)
             labels[tid] = label_text(tid, label.gender, label.age)
-        self._frame(frame.image).write(draw(frame.image, dets.xyxy, dets.track_id, dets.cls, labels,
-                                            header(frame.time_s, len(ids))))
+        image = blur_people(frame.image, dets.xyxy, dets.is_face) if self.blur else frame.image
+        self._frame(image).write(draw(image, dets.xyxy, dets.track_id, dets.cls, labels,
+                                      header(frame.time_s, len(ids))))
 
     def _frame(self, image: np.ndarray) -> VideoFile:
         if self.video is None:
@@ -138,9 +171,12 @@ class VideoSink:
         if self.video is not None:
             self.video.close()
             summary.files["video"] = str(self.path)
+        if self.regions is not None:
+            self.regions.remove()
 
     def _second_pass(self, summary: RunSummary) -> None:
         rows = self.rows_from.final_rows
+        regions = self.regions.read() if self.regions is not None else np.zeros((0, 5), np.float32)
         labels = {tid: label_text(tid, r["gender"], r["age"]) for tid, r in summary.records.items()}
         reader = self.reopen()
         try:
@@ -154,8 +190,13 @@ class VideoSink:
                 block = rows[lo:hi]
                 ids = block[:, ID].astype(np.int64)
                 classes = np.where(block[:, KIND] == PERSON_ROW, 0, 1)
-                self._frame(frame.image).write(draw(frame.image, block[:, X1:Y2 + 1], ids, classes, labels,
-                                                    header(frame.time_s, len(np.unique(ids)))))
+                boxes = block[:, X1:Y2 + 1]
+                image = blur_people(frame.image, boxes, classes == 1) if self.blur else frame.image
+                if len(regions):
+                    lo, hi = np.searchsorted(regions[:, 0], [frame.index + 1, frame.index + 2])
+                    blur_regions(image, regions[lo:hi, 1:])
+                self._frame(image).write(draw(image, boxes, ids, classes, labels,
+                                              header(frame.time_s, len(np.unique(ids)))))
         finally:
             reader.close()
 
@@ -163,3 +204,5 @@ class VideoSink:
         if self.video is not None:
             self.video.discard()
             self.video = None
+        if self.regions is not None:
+            self.regions.remove()
