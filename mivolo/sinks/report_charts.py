@@ -18,7 +18,7 @@ _RC = {"svg.fonttype": "none", "font.size": 10, "font.family": "sans-serif", "ax
        "axes.spines.right": False, "axes.edgecolor": "#555555", "axes.titlesize": 11, "legend.frameon": False}
 
 
-def _figure(width: float = 6.0, height: float = 3.0):
+def _figure(width: float = 5.0, height: float = 2.9):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -48,6 +48,8 @@ def to_svg(fig, name: str, title: str) -> str:
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    # ids unique in the page: every id and every reference to one gets the chart's name in front
+    text = re.sub(r'(\sid="|url\(#|href="#)', lambda m: f"{m.group(1)}{name}-", text)
     text = re.sub(r'<svg[^>]*?( viewBox="[^"]*")[^>]*>',
                   lambda m: f'<svg xmlns="http://www.w3.org/2000/svg"{m.group(1)} class="chart" id="chart-{name}" '
                             f'role="img" aria-label="{title}">', text, count=1)
@@ -130,7 +132,7 @@ def pyramid_chart(labels: list[str], counts: np.ndarray, no_gender: int, no_age:
              f"{no_age} without an age" if no_age else ""]
     note = "; ".join(n for n in notes if n)
     with matplotlib.rc_context(_RC):
-        fig, ax = _figure(6.0, 3.4)
+        fig, ax = _figure(5.0, 3.3)
         if counts.sum() == 0:
             _empty(ax, "no one has both an age and a gender")
         else:

@@ -48,7 +48,9 @@ border-radius:6px;overflow:hidden}.card img{max-width:100%;max-height:160px}
 .g-male{color:var(--men)}.g-female{color:var(--women)}.g-unknown{color:#6b6b6b}
 footer{color:var(--muted);font-size:.85em;margin:24px 0}
 @media (max-width:520px){main{padding:10px}.tile .value{font-size:1.5em}
-.gallery{grid-template-columns:repeat(2,minmax(0,1fr))}}
+.gallery{grid-template-columns:repeat(2,minmax(0,1fr))}
+table.models tr,table.models td{display:block;border:0;padding:1px 4px}table.models tr:first-child{display:none}
+table.models tr{border-bottom:1px solid var(--line);padding:6px 0}table.models td:first-child{font-weight:600}}
 """
 
 SCRIPT = """
@@ -165,7 +167,7 @@ def _models(data: ReportData, accuracy: Accuracy) -> str:
             ("face signatures (merging, kept in memory only)", models.get("face_embeddings"), "")]
     body = "".join(f"<tr><td>{escape(role)}</td><td>{escape(str(name or '–'))}</td><td>{note}</td></tr>"
                    for role, name, note in rows)
-    return (f'<div class="panel"><table><tr><th>role</th><th>model</th><th>measured accuracy</th></tr>{body}'
+    return (f'<div class="panel"><table class="models"><tr><th>role</th><th>model</th><th>measured accuracy</th></tr>{body}'
             f"</table>{_counting_table(accuracy)}</div>")
 
 
