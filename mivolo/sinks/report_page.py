@@ -167,8 +167,8 @@ def _models(data: ReportData, accuracy: Accuracy) -> str:
             ("face signatures (merging, kept in memory only)", models.get("face_embeddings"), "")]
     body = "".join(f"<tr><td>{escape(role)}</td><td>{escape(str(name or '–'))}</td><td>{note}</td></tr>"
                    for role, name, note in rows)
-    return (f'<div class="panel"><table class="models"><tr><th>role</th><th>model</th><th>measured accuracy</th></tr>{body}'
-            f"</table>{_counting_table(accuracy)}</div>")
+    return (f'<div class="panel"><table class="models"><tr><th>role</th><th>model</th><th>measured accuracy</th>'
+            f"</tr>{body}</table>{_counting_table(accuracy)}</div>")
 
 
 def _card(data: ReportData, row: dict, pictures: bool) -> str:
