@@ -31,6 +31,7 @@ demo: $(STAMP) $(SAMPLE)
 	@echo ""
 	@echo "Outputs are in $(OUT)/:"
 	@echo "  demographics.json  identities.json  identities.csv  crops/  annotated.mp4  tracks.txt  run.json"
+	@echo "Report (open in a browser): $(CURDIR)/$(OUT)/report.html"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -225,3 +225,28 @@ def test_the_inspector_sees_requests_console_errors_and_exceptions(browser, tmp_
     result = browser.inspect(page, width=400)
     assert "http://127.0.0.1:9/x.png" in result.requests
     assert any("boom" in e for e in result.errors) and any(e.startswith("exception") for e in result.errors)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_clip_shows_the_right_totals(tmp_path):
+    """PETS09-S2L1 (first 200 frames): the report's totals are those of identities.json, in the browser too."""
+    clip = SHARED / "real" / "PETS09-S2L1" / "vtest.avi"
+    if not clip.is_file():
+        pytest.skip("../shared/data/real/PETS09-S2L1 is not present")
+    out = tmp_path / "pets"
+    assert demo.main(["--input", str(clip), "--output", str(out), "--max-frames", "200", "--save-json",
+                      "--no-progress"]) == 0
+    rows = json.loads((out / "identities.json").read_text())["identities"]
+    men = sum(r["gender"] == "male" for r in rows)
+    women = sum(r["gender"] == "female" for r in rows)
+    expected = [str(len(rows)), str(men), str(women), str(len(rows) - men - women)]
+    html = (out / "report.html").read_text()
+    assert len(rows) > 5 and [tile(html, k) for k in ("total-people", "men", "women", "unknown")] == expected
+    run = json.loads((out / "run.json").read_text())
+    assert run["frames_processed"] == 200
+    assert tile(html, "video-length") == f"{200 / run['source']['fps']:.1f} s"
+    assert len(re.findall(r'<article class="card"', html)) == len(rows)
+    if find_chromium() is not None:
+        with Chromium() as chromium:
+            result = chromium.inspect(out / "report.html", expressions=CHECKS)
+        assert result.errors == [] and list(result.values["tiles"].values()) == expected

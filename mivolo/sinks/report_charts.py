@@ -134,7 +134,7 @@ def pyramid_chart(labels: list[str], counts: np.ndarray, no_gender: int, no_age:
     with matplotlib.rc_context(_RC):
         fig, ax = _figure(5.0, 3.3)
         if counts.sum() == 0:
-            _empty(ax, "no one has both an age and a gender")
+            _empty(ax, "no one has both an age and a gender" + (f"\n({note})" if note else ""))
         else:
             y = np.arange(len(labels))
             ax.barh(y, -counts[0], color=COLOURS[0], label="men", height=0.8)

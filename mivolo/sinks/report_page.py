@@ -42,7 +42,8 @@ cursor:pointer}.sort button[aria-pressed="true"]{background:var(--fg);color:#fff
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
 .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:8px;font-size:.88em}
 .card .pic{height:160px;display:flex;align-items:center;justify-content:center;background:#eef0f3;
-border-radius:6px;overflow:hidden}.card img{max-width:100%;max-height:160px}
+border-radius:6px;overflow:hidden}.card img{width:auto;height:auto;max-width:100%;max-height:160px;min-height:110px;
+object-fit:contain}
 .card svg.silhouette{height:120px;width:auto}
 .card h3{margin:6px 0 2px;font-size:1.05em}.card p{margin:0;color:var(--muted)}
 .g-male{color:var(--men)}.g-female{color:var(--women)}.g-unknown{color:#6b6b6b}
@@ -122,7 +123,7 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:+.1f} %"
 
 
-def _counting_table(accuracy: Accuracy) -> str:
+def _counting_table(accuracy: Accuracy, tracker: str) -> str:
     if not accuracy.counting:
         return "<p>No real-footage measurement of this detector stack (<code>python -m benchmarks.real</code>).</p>"
     head = "<tr><th>clip</th><th>people</th><th>counted</th><th>count error</th><th>HOTA</th><th>IDF1</th>" \
@@ -134,8 +135,10 @@ def _counting_table(accuracy: Accuracy) -> str:
         body.append(f"<tr><td>{escape(str(row['clip']))}</td><td>{row['people']}</td><td>{row['counted']}</td>"
                     f"<td>{_pct(row['count_error_pct'])}</td><td>{_num(row['HOTA'])}</td><td>{_num(row['IDF1'])}</td>"
                     f"<td>{gender_text}</td></tr>")
-    return (f"<p>Counting on real footage with ground truth, same detectors, tracker "
-            f"{escape(str(accuracy.counting[0]['tracker']))} ({escape(accuracy.counting_source)}):</p>"
+    measured = str(accuracy.counting[0]["tracker"])
+    differs = f" This run used {escape(tracker)}: its counts may differ." if tracker != measured else ""
+    return (f"<p>Counting on real footage with ground truth, same detectors, tracker {escape(measured)} "
+            f"({escape(accuracy.counting_source)}).{differs}</p>"
             f"<table>{head}{''.join(body)}</table>")
 
 
@@ -168,7 +171,7 @@ def _models(data: ReportData, accuracy: Accuracy) -> str:
     body = "".join(f"<tr><td>{escape(role)}</td><td>{escape(str(name or '–'))}</td><td>{note}</td></tr>"
                    for role, name, note in rows)
     return (f'<div class="panel"><table class="models"><tr><th>role</th><th>model</th><th>measured accuracy</th>'
-            f"</tr>{body}</table>{_counting_table(accuracy)}</div>")
+            f"</tr>{body}</table>{_counting_table(accuracy, Path(str(tracker)).name)}</div>")
 
 
 def _card(data: ReportData, row: dict, pictures: bool) -> str:
