@@ -80,7 +80,7 @@ def _frame_with_face() -> tuple[np.ndarray, Detections]:
 @pytest.mark.parametrize("privacy", ["off", "blur", "strict"])
 def test_identities_keep_a_blurred_crop_or_none(privacy):
     image, dets = _frame_with_face()
-    identities = Identities(SettleConfig(min_frames=1), privacy=privacy)
+    identities = Identities(SettleConfig(min_frames=1), min_seen_s=0.0, privacy=privacy)
     identities.update(0, 0.0, image, dets)
     identities.retire(None)
     crop = identities.finished[0].crop
