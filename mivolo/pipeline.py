@@ -29,6 +29,7 @@ from mivolo.core.environment import configure_environment
 from mivolo.core.errors import OutputError, UserError
 from mivolo.core.paths import ensure_writable_dir
 from mivolo.core.run import RunInfo, RunSummary
+from mivolo.core.signals import SignalScope
 from mivolo.core.structures import Detections, Frame
 from mivolo.detection import Detector, associate, build_detector
 from mivolo.detection.face_quality import FaceGate
@@ -77,7 +78,7 @@ class StageTimer:
         return {k: round(1000 * self.seconds.get(k, 0.0) / max(frames, 1), 2) for k in STAGES}
 
 
-class StopFlag:
+class StopFlag(SignalScope):
     """SIGINT/SIGTERM stop the loop after the current frame; a second one stops the frame at once.
 
     Once ``closing`` is set (outputs being written) signals no longer interrupt anything: they are counted, and
@@ -85,18 +86,10 @@ class StopFlag:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.signal_name: str | None = None
         self.closing = False
         self.late_signals = 0
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: no handlers
-                pass
-        return self
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.closing:
@@ -111,10 +104,6 @@ class StopFlag:
 
     def stop_requested(self) -> bool:
         return self.late_signals > 0
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def resolve_device(device: str) -> str:

@@ -30,6 +30,7 @@ from mivolo.batch.worker import OLD, PARTIAL, SourceWorker
 from mivolo.core.config import PipelineConfig
 from mivolo.core.errors import OutputError, UserError
 from mivolo.core.paths import ensure_writable_dir
+from mivolo.core.signals import SignalScope
 
 log = logging.getLogger(__name__)
 WORKER_MEMORY_MB = 1500  # sizing per worker: measured peak RSS 0.98-1.01 GB on 720p (benchmarks/batch.py)
@@ -75,24 +76,16 @@ class BatchResult:
         return 3 if self.totals["failed"] else 0
 
 
-class BatchStop:
+class BatchStop(SignalScope):
     """SIGINT/SIGTERM during a batch: the first sets ``reason`` (workers finish their outputs), a second raises
     KeyboardInterrupt (workers are killed). ``request(reason)`` does the same from code (tests, embedding)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.reason: str | None = None
-        self._previous: dict[int, Any] = {}
 
     def request(self, reason: str = "stop") -> None:
         self.reason = self.reason or reason
-
-    def __enter__(self) -> BatchStop:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: no handlers
-                pass
-        return self
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.reason is not None:
@@ -100,11 +93,6 @@ class BatchStop:
         self.reason = signal.Signals(signum).name
         log.warning("%s received: every worker finishes the outputs of what it has read (again: stop at once)",
                     self.reason)
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
 
 
 def run_batch(config: PipelineConfig, options: BatchOptions, stop: BatchStop | None = None) -> BatchResult:
