@@ -105,7 +105,7 @@ def bench_seed_stack(work: Path, quick: bool, frames: int, device: str = "cpu", 
     cfg = _config(work / "seed", detector={"weights": str(yolo), "imgsz": 640},
                   estimator={"checkpoint": str(mivolo), "with_persons": True},
                   tracker={"tracker": "botsort.yaml", "reid_weights": str(osnet)},
-                  runtime={"device": device, "half": half})
+                  runtime={"device": device, "half": half}, settle={"min_seen_s": 0.0})  # quick runs: < 1 s
     boxes = mot17_boxes() if (MOT / "gt" / "gt.txt").is_file() else None
     if boxes is None:
         from benchmarks.stacks import crowd_boxes
@@ -151,7 +151,7 @@ def bench_scaling(work: Path, quick: bool) -> list[dict]:
     for people in ((5, 20) if quick else (5, 20, 50, 100, 200)):
         frames = 10 if quick else 30
         boxes = crowd_boxes(people, frames)
-        cfg = _config(work / f"scale{people}", tracker={"tracker": "bytetrack.yaml"})
+        cfg = _config(work / f"scale{people}", tracker={"tracker": "bytetrack.yaml"}, settle={"min_seen_s": 0.0})
         pipeline = Pipeline(cfg, detector=InjectedDetector(build_detector(cfg.detector), lambda k, b=boxes: b[k]))
         result = run_stack(pipeline, FrameSource(images, frames))
         rows.append({"people_in_frame": people, **result})

@@ -30,7 +30,7 @@ from mivolo.core.errors import OutputError, UserError
 from mivolo.core.paths import ensure_writable_dir
 from mivolo.core.run import RunInfo, RunSummary
 from mivolo.core.signals import SignalScope
-from mivolo.core.structures import Detections, Frame
+from mivolo.core.structures import ACCEPTED, Detections, Frame
 from mivolo.detection import Detector, associate, build_detector
 from mivolo.detection.face_quality import FaceGate
 from mivolo.estimation import Estimator, build_estimator
@@ -279,15 +279,17 @@ class Pipeline:
             with timer("track"):
                 state.tracker.update(dets, frame.image)
             with timer("face_gate"):
+                ids, box_rows, _ = dets.identity_rows()
+                looked_at = state.identities.to_look_at(ids, frame.time_s, self.config.settle.max_faces_per_frame)
+                picked_rows = np.isin(dets.track_id, ids[looked_at])  # rows stay put when the merge renames ids
                 if self.face_gate is not None:
-                    ids, box_rows, _ = dets.identity_rows()
-                    wanted = [state.identities.needs_estimate(int(t)) for t in ids]
-                    self.face_gate(frame.image, dets, box_rows[np.asarray(wanted, dtype=bool)])
+                    self.face_gate(frame.image, dets, box_rows[looked_at])
             with timer("merge"):
                 if state.merge is not None:
                     state.merge(frame.image, frame.time_s, dets)
             with timer("age_gender"):
-                rows = rows_to_estimate(dets, state.identities, self.estimator.needs_faces)
+                rows = rows_to_estimate(dets, state.identities, self.estimator.needs_faces, picked_rows,
+                                        gated=self.face_gate is not None)
                 if len(rows):
                     self.estimator(frame.image, dets, rows)
             state.held = dets
@@ -336,13 +338,20 @@ class Pipeline:
         summary.stage_ms = timer.ms_per_frame(summary.frames)
 
 
-def rows_to_estimate(dets: Detections, identities: Identities, needs_faces: bool) -> np.ndarray:
+def rows_to_estimate(dets: Detections, identities: Identities, needs_faces: bool,
+                     picked_rows: np.ndarray | None = None, gated: bool = False) -> np.ndarray:
     """(K,) rows to estimate: one per identity that still needs an estimate, its face if it shows one, else its
-    person row (unless the estimator reads faces only)."""
+    person row (unless the estimator reads faces only); only rows in ``picked_rows`` ((N,) bool: the identities
+    looked at in this frame) and, with a face gate (``gated``), only faces it accepted."""
     ids, box_rows, face_rows = dets.identity_rows()
     wanted = np.array([identities.needs_estimate(int(t)) for t in ids], dtype=bool)
     rows = np.where(face_rows >= 0, face_rows, -1 if needs_faces else box_rows)
-    return rows[wanted & (rows >= 0)]
+    rows = rows[wanted & (rows >= 0)]
+    if picked_rows is not None:
+        rows = rows[picked_rows[rows]]
+    if gated:
+        rows = rows[~dets.is_face[rows] | (dets.face_ok[rows] == ACCEPTED)]
+    return rows
 
 
 def _collect_finished(state: RunState, summary: RunSummary) -> None:

@@ -111,9 +111,12 @@ def _interrupted_run(tmp_path, signals: list[tuple[int, float]]) -> tuple[int, s
     clip = tmp_path / "long.mp4"
     make_sample_video(clip, fps=25.0, size=(640, 360))
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--input", str(clip), "--output", str(out),
-                             "--save-json", "--draw"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    settings = tmp_path / "settings.yaml"  # identities count from their first frames: the run is cut short
+    settings.write_text("settle:\n  min_seen_s: 0.0\n")
+    command = [sys.executable, str(ROOT / "demo.py"), "--input", str(clip), "--output", str(out), "--save-json",
+               "--draw", "--config", str(settings)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 60
     while time.time() < deadline and not (out / ".tracks.spool").exists():
         time.sleep(0.05)
@@ -133,7 +136,7 @@ def _assert_outputs_complete(out: Path) -> dict:
     identities = json.loads((out / "identities.json").read_text())
     assert identities["count"] == run["identities"] == len(identities["identities"])
     json.loads((out / "demographics.json").read_text())
-    tracks = np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)
+    tracks = np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2).reshape(-1, 10)
     assert len(tracks) == 0 or (tracks[:, 0].min() >= 1 and tracks[:, 0].max() <= frames)
     assert set(tracks[:, 1].astype(int)) <= {r["id"] for r in identities["identities"]}
     video = out / "annotated.mp4"

@@ -142,3 +142,33 @@ def test_bodies_that_disagree_veto_a_face_match():
     feed_body(merger, 1, 0.0, BODY_A)
     feed_body(merger, 2, 10.0, BODY_B)  # same-looking face, entirely different body
     assert feed(merger, 2, 10.0, PERSON_A) is None and merger.identity_of(2) == 2
+
+
+def test_a_dense_crowd_is_embedded_a_few_faces_per_frame_newest_identities_first():
+    """20 lone faces in view: each frame embeds at most max_face_embeddings_per_frame of them, those with the
+    fewest samples first, so every identity gets its first sample within three frames."""
+    from mivolo.core.config import MergeConfig
+    from mivolo.core.structures import FACE, Detections
+    from tracking import MergeStep
+
+    calls: list[int] = []
+
+    def embed(image, xyxy):
+        calls.append(len(xyxy))
+        return np.tile(np.eye(128, dtype=np.float32)[0], (len(xyxy), 1))
+
+    step = MergeStep(MergeConfig(max_face_embeddings_per_frame=8, relink=False, handover=False), embed, 60.0)
+    xs = np.arange(20) * 60.0 + 10
+    boxes = np.stack([xs, np.full(20, 100.0), xs + 48, np.full(20, 160.0)], axis=1).astype(np.float32)
+    image = np.zeros((480, 1280, 3), np.uint8)
+    for k in range(3):
+        dets = Detections.from_boxes(boxes, np.full(20, 0.9, np.float32), FACE)
+        dets.track_id[:] = np.arange(1, 21)
+        step(image, k * 0.3, dets)
+    assert calls == [8, 8, 8]
+    samples = [step.merger.signatures[t].samples for t in range(1, 21)]
+    assert min(samples) == 1 and max(samples) == 2  # nobody got a second look before everyone had a first
+    unlimited = MergeStep(MergeConfig(max_face_embeddings_per_frame=0, relink=False, handover=False), embed, 60.0)
+    calls.clear()
+    unlimited(image, 0.0, dets)
+    assert calls == [20]

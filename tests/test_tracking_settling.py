@@ -125,3 +125,21 @@ def test_fragments_too_short_to_be_a_person_are_tallied_not_counted():
     images.update(0, 0.0, IMAGE, estimate(7, 30, 0.9))
     images.retire(None)
     assert [f.row["id"] for f in images.finished] == [7]
+
+
+def test_a_dense_crowd_is_looked_at_a_few_identities_per_frame_in_turn():
+    """With a budget of 4 faces per frame, 10 identities that need estimates take turns: the least estimated and
+    the longest unlooked first; settled identities are never picked; budget 0 picks everyone."""
+    ids = Identities(SettleConfig(votes_to_settle=3))
+    for t in range(1, 11):
+        ids.update(0, 0.0, IMAGE, estimate(t, 30, 0.9))  # one vote each
+    for _ in range(2):
+        ids.update(1, 0.1, IMAGE, estimate(10, 30, 0.9))  # identity 10 is settled (3 votes)
+    every = np.arange(1, 11)
+    first = every[ids.to_look_at(every, 1.0, budget=4)]
+    second = every[ids.to_look_at(every, 1.1, budget=4)]
+    third = every[ids.to_look_at(every, 1.2, budget=4)]
+    assert first.tolist() == [1, 2, 3, 4] and second.tolist() == [5, 6, 7, 8]
+    assert third.tolist() == [1, 2, 3, 9]  # 9 never looked at; then those looked at longest ago
+    assert 10 not in np.concatenate([first, second, third])
+    assert ids.to_look_at(every, 1.3, budget=0).tolist() == [True] * 9 + [False]

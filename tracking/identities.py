@@ -49,6 +49,7 @@ class TrackState:
     centre: tuple[float, float] = (0.0, 0.0)
     body_seen: bool = False  # a person box was part of this identity at least once
     face_confirmed: bool = False  # the face-quality gate accepted one of its faces at least once
+    last_looked_s: float = -np.inf  # when its face was last checked / estimated (``to_look_at``)
     track_ids: list[int] = field(default_factory=list)  # tracker fragments merged into this identity
 
 
@@ -132,6 +133,27 @@ class Identities:
         if self.config.mode == "temporal":
             return True  # the live window needs fresh estimates
         return state.votes < self.config.votes_to_settle
+
+    def to_look_at(self, ids: np.ndarray, time_s: float, budget: int) -> np.ndarray:
+        """(K,) bool over ``ids``: the identities whose faces are checked and estimated in this frame.
+
+        Those that still need estimates; at most ``budget`` of them (0: no cap), fewest votes first, then the one
+        looked at longest ago, so in a dense crowd each frame costs a bounded time and everyone gets a turn.
+        """
+        wanted = np.array([self.needs_estimate(int(t)) for t in ids], dtype=bool)
+        if budget > 0 and np.count_nonzero(wanted) > budget:
+            candidates = np.flatnonzero(wanted)
+            states = [self.tracks.get(int(ids[k])) for k in candidates]
+            keys = [(s.votes, s.last_looked_s, int(ids[k])) if s is not None else (0, -np.inf, int(ids[k]))
+                    for k, s in zip(candidates, states, strict=True)]
+            order = sorted(range(len(candidates)), key=keys.__getitem__)
+            wanted[:] = False
+            wanted[candidates[order[:budget]]] = True
+        for k in np.flatnonzero(wanted):
+            state = self.tracks.get(int(ids[k]))
+            if state is not None:
+                state.last_looked_s = time_s
+        return wanted
 
     def update(self, frame_index: int, time_s: float, image: np.ndarray, dets: Detections) -> None:
         """Add presence and the age/gender estimates of this frame's tracked rows (0-based ``frame_index``)."""

@@ -342,10 +342,26 @@ class MergeStep:
         faces = faces[whole]
         wanted = [self.merger.needs_embedding(int(raw[r]), time_s) for r in faces]
         faces = faces[np.asarray(wanted, dtype=bool)] if len(faces) else faces
+        faces = self._within_budget(faces, raw)
         if self.face_gate is not None and len(faces):
             self.face_gate(image, dets, faces)
             return faces[dets.face_ok[faces] == ACCEPTED]
         return faces[dets.face_ok[faces] != REJECTED]
+
+    def _within_budget(self, faces: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """At most ``max_face_embeddings_per_frame`` of the face rows: those whose identity has the fewest samples
+        (then the longest wait since its last one), so every identity gets its signature in turn."""
+        budget = self.config.max_face_embeddings_per_frame
+        if budget <= 0 or len(faces) <= budget:
+            return faces
+        keys = []
+        for row in faces:
+            signature = self.merger.signatures.get(self.merger.identity_of(int(raw[row])))
+            samples = signature.samples if signature is not None else 0
+            last = signature.last_sample_s if signature is not None and samples else -np.inf
+            keys.append((samples, last, int(raw[row])))
+        order = sorted(range(len(faces)), key=keys.__getitem__)
+        return np.sort(faces[order[:budget]])
 
     def _report(self, merge: Merge | None, cue: str) -> None:
         if merge is None:

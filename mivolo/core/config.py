@@ -72,6 +72,7 @@ class SettleConfig:
     min_detection_conf: float = 0.5
     min_gender_conf: float = 0.6
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
+    max_faces_per_frame: int = 12  # identities whose faces are gated and estimated per frame (0: no cap; crowds)
     min_votes: int = 3  # an age or a gender needs at least this many good estimates (else unknown)
     min_gender_agreement: float = 0.7  # share (by weight) of the votes that must agree on the gender
     min_frames: int = 3  # identities seen in fewer frames are treated as detector noise and not counted
@@ -86,6 +87,8 @@ class MergeConfig:
     enabled: bool = True
     threshold: float = 0.97  # cosine of mean face embeddings needed (benchmarks/merge_calibration.py: 0 false merges)
     min_face_px: int = 24  # faces smaller than this give no embedding
+    max_face_embeddings_per_frame: int = 8  # at most this many faces are gated and embedded per frame (0: no cap);
+    # identities with the fewest samples go first, so a dense crowd costs a bounded time per frame
     margin: float = 0.01  # the best match must beat the runner-up by this much (an ambiguous match is no match)
     # body-only merges (no usable face on one side) need this Re-ID similarity; benchmarks/body_calibration.py on
     # PETS09 (OSNet x0.25): different people reach 0.978, 2.7 % of pairs are >= 0.85 (18 of 36 merges were false)
