@@ -111,6 +111,10 @@ def test_parallel_batch_matches_single_runs_and_a_bad_source_fails_alone(ray_loc
     assert summary["totals"] == result.totals and summary["sources"][0]["error"] == rows["broken"]["error"]
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 6 and csv_lines[-1].startswith("(total)") and "3 done, 1 failed" in csv_lines[-1]
+    overview = (out / "report.html").read_text()  # the batch's own page: totals, and each source's report linked
+    assert f'id="total-people">{result.totals["identities"]}<' in overview and 'id="sources">3 of 4<' in overview
+    assert all(f'href="{n}/report.html"' in overview and (out / n / "report.html").is_file() for n in CLIP_PEOPLE)
+    assert 'href="broken' not in overview and "failed: cannot open" in overview
     assert hidden_files(out) == []
 
 

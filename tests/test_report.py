@@ -217,6 +217,34 @@ def test_the_report_renders_in_chromium(sample_run, browser, width, mobile, tmp_
     assert shot.shape[1] == width and shot.shape[0] > 1000 and shot.std() > 10
 
 
+def test_the_batch_overview_renders_in_chromium(browser, tmp_path):
+    """A batch's report.html: totals, a line per source (failed ones with their error, done ones linked to their own
+    report), the per-source chart; offline and without errors, also on a phone."""
+    from mivolo.batch.overview import write_overview
+
+    groups = dict.fromkeys(("0-12", "13-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"), 0)
+    rows = [{"name": "gate-a", "status": "done", "error": None, "identities": 5, "men": 2, "women": 1, "unknown": 2,
+             "video_s": 60.0, "age_groups": {**groups, "30-39": 3}, "output": "gate-a"},
+            {"name": "cam-2", "status": "failed", "error": "cannot open cam-2.mp4", "identities": 0, "men": 0,
+             "women": 0, "unknown": 0, "video_s": 0.0, "age_groups": groups, "output": None}]
+    (tmp_path / "gate-a").mkdir()
+    (tmp_path / "gate-a" / "report.html").write_text("<html></html>")
+    total = {"sources": 2, "done": 1, "failed": 1, "interrupted": 0, "identities": 5, "men": 2, "women": 1,
+             "unknown": 2, "video_s": 60.0, "age_groups": {**groups, "30-39": 3}}
+    page = write_overview(tmp_path, rows, total)
+    checks = {"people": "document.getElementById('total-people').textContent",
+              "links": "Array.from(document.querySelectorAll('#sources a')).map(a => a.getAttribute('href'))",
+              "failed": "document.querySelector('tr.failed').textContent",
+              "bars": "document.querySelectorAll('#chart-per-source path, #chart-per-source rect').length",
+              "overflow": "document.documentElement.scrollWidth - window.innerWidth"}
+    for width, mobile in ((1200, False), (390, True)):
+        result = browser.inspect(page, width=width, mobile=mobile, expressions=checks)
+        assert result.errors == [] and [u for u in result.requests if u != page.resolve().as_uri()] == []
+        values = result.values
+        assert values["people"] == "5" and values["links"] == ["gate-a/report.html"]
+        assert "cannot open cam-2.mp4" in values["failed"] and values["bars"] >= 3 and values["overflow"] <= 0
+
+
 def test_the_inspector_sees_requests_console_errors_and_exceptions(browser, tmp_path):
     """The checks above can fail: a page that fetches something and logs errors is caught (127.0.0.1 only)."""
     page = tmp_path / "bad.html"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mivolo.batch.listing import BatchSource, expand_sources
+from mivolo.batch.overview import write_overview
 from mivolo.batch.results import completed_row, empty_row, totals, write_summary
 from mivolo.batch.worker import OLD, PARTIAL, SourceWorker
 from mivolo.core.config import PipelineConfig
@@ -126,6 +127,8 @@ def run_batch(config: PipelineConfig, options: BatchOptions, stop: BatchStop | N
     meta.update(resumed=sum(bool(r.get("resumed")) for r in ordered), interrupted=stop.reason)
     try:
         path = write_summary(out, ordered, total, meta)
+        if config.output.save_json and config.output.report:
+            log.info("batch report: %s", write_overview(out, ordered, total))
     except OSError as exc:
         raise OutputError(f"cannot write the batch summary to {out}: {exc.strerror or exc}") from None
     return BatchResult(ordered, total, path, stop.reason)

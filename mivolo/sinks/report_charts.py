@@ -14,18 +14,18 @@ import numpy as np
 
 COLOURS = ("#0072b2", "#d55e00", "#999999")  # men, women, unknown gender (Okabe-Ito: safe for colour blindness)
 NAMES = ("men", "women", "unknown")
-_RC = {"svg.fonttype": "none", "font.size": 10, "font.family": "sans-serif", "axes.spines.top": False,
+RC = {"svg.fonttype": "none", "font.size": 10, "font.family": "sans-serif", "axes.spines.top": False,
        "axes.spines.right": False, "axes.edgecolor": "#555555", "axes.titlesize": 11, "legend.frameon": False}
 
 
-def _figure(width: float = 5.0, height: float = 2.9):
+def figure(width: float = 5.0, height: float = 2.9):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def _legend(fig, ax) -> None:
+def legend_below(fig, ax) -> None:
     """One legend under the plot (never over the data)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -44,7 +44,7 @@ def to_svg(fig, name: str, title: str) -> str:
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": name}):
+    with matplotlib.rc_context({**RC, "svg.hashsalt": name}):
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
@@ -83,8 +83,8 @@ def presence_chart(edges: np.ndarray, counts: np.ndarray) -> str:
     """People present per time bucket, stacked by gender. edges (B+1,) seconds, counts (3, B)."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig, ax = _figure()
+    with matplotlib.rc_context(RC):
+        fig, ax = figure()
         if counts.shape[1] == 0:
             _empty(ax, "no demographics.json in this folder")
         else:
@@ -94,7 +94,7 @@ def presence_chart(edges: np.ndarray, counts: np.ndarray) -> str:
             ax.set_ylabel("people present")
             _integer_y(ax)
             _time_axis(ax, float(edges[-1]), "time into the video")
-            _legend(fig, ax)
+            legend_below(fig, ax)
         ax.set_title("People present over time")
         return to_svg(fig, "presence", "People present over time, by gender")
 
@@ -103,8 +103,8 @@ def arrivals_chart(edges: np.ndarray, counts: np.ndarray) -> str:
     """New people per time bucket, stacked by gender. edges (B+1,) seconds, counts (3, B)."""
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig, ax = _figure()
+    with matplotlib.rc_context(RC):
+        fig, ax = figure()
         if counts.sum() == 0:
             _empty(ax, "nobody was counted")
         else:
@@ -118,7 +118,7 @@ def arrivals_chart(edges: np.ndarray, counts: np.ndarray) -> str:
             ax.set_ylabel(f"people per {width:g} s" if width < 60 else f"people per {time_label(width)}")
             _integer_y(ax)
             _time_axis(ax, float(edges[-1]), "time into the video")
-            _legend(fig, ax)
+            legend_below(fig, ax)
         ax.set_title("Arrivals (first sighting of each person)")
         return to_svg(fig, "arrivals", "Arrivals per time bucket, by gender")
 
@@ -131,8 +131,8 @@ def pyramid_chart(labels: list[str], counts: np.ndarray, no_gender: int, no_age:
     notes = [f"{no_gender} with an age but no gender" if no_gender else "",
              f"{no_age} without an age" if no_age else ""]
     note = "; ".join(n for n in notes if n)
-    with matplotlib.rc_context(_RC):
-        fig, ax = _figure(5.0, 3.3)
+    with matplotlib.rc_context(RC):
+        fig, ax = figure(5.0, 3.3)
         if counts.sum() == 0:
             _empty(ax, "no one has both an age and a gender" + (f"\n({note})" if note else ""))
         else:
@@ -146,7 +146,7 @@ def pyramid_chart(labels: list[str], counts: np.ndarray, no_gender: int, no_age:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{abs(v):g}"))
             ax.axvline(0, color="#555555", linewidth=0.8)
             ax.set_xlabel("people (men left, women right)" + (f"\nnot shown: {note}" if note else ""))
-            _legend(fig, ax)
+            legend_below(fig, ax)
         ax.set_title("Age pyramid")
         return to_svg(fig, "pyramid", "Age pyramid by gender")
 
@@ -158,8 +158,8 @@ def dwell_chart(dwell_s: np.ndarray, genders: np.ndarray) -> str:
     """
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
-        fig, ax = _figure()
+    with matplotlib.rc_context(RC):
+        fig, ax = figure()
         if len(dwell_s) == 0:
             _empty(ax, "nobody was counted")
         else:
@@ -170,6 +170,6 @@ def dwell_chart(dwell_s: np.ndarray, genders: np.ndarray) -> str:
             ax.set_ylabel("people")
             _time_axis(ax, top, "dwell time, first to last sighting")
             _integer_y(ax)
-            _legend(fig, ax)
+            legend_below(fig, ax)
         ax.set_title("Dwell time")
         return to_svg(fig, "dwell", "Histogram of dwell times")
