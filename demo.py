@@ -297,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _log_summary(summary: RunSummary) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
-    log.info("%s%d frames in %.1fs (%.1f fps); %d identities (%d men, %d women)",
+    unknown = summary.identities - summary.men - summary.women
+    log.info("%s%d frames in %.1fs (%.1f fps); %d people: %d men, %d women, %d gender unknown",
              f"stopped by {summary.interrupted}: " if summary.interrupted else "", summary.frames, summary.seconds,
-             summary.fps, summary.identities, summary.men, summary.women)
+             summary.fps, summary.identities, summary.men, summary.women, unknown)
     log.info("ms per frame: %s", stages)
     log.info("outputs in %s: %s", summary.output_dir, ", ".join(sorted(summary.files)))
 
