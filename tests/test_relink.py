@@ -183,3 +183,20 @@ def test_after_a_long_gap_both_paths_must_meet():
 
 def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():
     assert long_gap_case(young_step=10, beside=True) == []  # it may be the neighbour's track that swapped
+
+
+def test_after_a_short_gap_a_track_born_beside_someone_is_not_linked_either():
+    """Where 1 was going, 0.3 s later, but with someone half a box height away: it may be that person's track."""
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    links = []
+    for k in range(5):
+        t = 1.2 + 0.1 * k
+        box, neighbour = person_box(220 + 10 * k), person_box(280 + 10 * k)
+        image = frame_with([(box, RED, BLUE), (neighbour, GREEN, GREY)])
+        relinker.observe(image, t, np.array([2, 3]), np.vstack([box, neighbour]))
+        links += relinker.decide(t)
+    assert links == []
+    alone = Relinker()
+    walk(alone, 1, 0.0, [100 + 10 * k for k in range(10)])
+    assert [(link.track_id, link.into) for link in walk(alone, 2, 1.2, [220 + 10 * k for k in range(5)])] == [(2, 1)]

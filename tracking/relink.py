@@ -9,9 +9,10 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
 - the track's first box is where that extrapolation puts it: within ``gate_h + gate_h_per_s * gap`` box heights;
 - after a gap longer than ``forward_only_s``, the track's own way back must meet the lost one too: its first second
   of boxes, extrapolated back to when the identity was last seen, lands within the same gate of that last box
-  (a path that only crosses the prediction by chance is refused), and a track that appeared side by side with
-  someone else (centres within ``beside_h`` box heights) is not linked at all (it may be that person's track
-  that swapped; on PETS09-S2L1 every wrong long-gap link was such a case);
+  (a path that only crosses the prediction by chance is refused);
+- the track did not appear side by side with someone else (centres within ``beside_h`` box heights): it may be
+  that person's track that swapped (on PETS09-S2L1 every wrong link, after short gaps as after long ones, was
+  such a case);
 - box heights agree (ratio at most ``max_size_ratio``);
 - their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
   with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
@@ -235,9 +236,9 @@ class Relinker:
                 continue
             gate = self.gate_h + self.gate_h_per_s * gap
             motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
+            if young.born_beside:
+                continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
             if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
-                if young.born_beside:
-                    continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
                 if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
                     continue  # not seen long enough yet to know where it came from
                 _, lx, ly, _, lh = frag.recent()[-1]
