@@ -90,6 +90,11 @@ def _gender_from_mean(male_p: float) -> tuple[str, float]:
     return ("male", male_p) if male_p >= 0.5 else ("female", 1 - male_p)
 
 
+def lowest_first(keys: list[tuple], budget: int) -> np.ndarray:
+    """Indices of the ``budget`` smallest ``keys`` (ties by position), in ascending index order."""
+    return np.sort(np.array(sorted(range(len(keys)), key=keys.__getitem__)[:budget], dtype=np.int64))
+
+
 class Identities:
     """Per-identity running statistics; ``update(frame_index, time_s, image, dets)`` once per frame.
 
@@ -146,9 +151,8 @@ class Identities:
             states = [self.tracks.get(int(ids[k])) for k in candidates]
             keys = [(s.votes, s.last_looked_s, int(ids[k])) if s is not None else (0, -np.inf, int(ids[k]))
                     for k, s in zip(candidates, states, strict=True)]
-            order = sorted(range(len(candidates)), key=keys.__getitem__)
             wanted[:] = False
-            wanted[candidates[order[:budget]]] = True
+            wanted[candidates[lowest_first(keys, budget)]] = True
         for k in np.flatnonzero(wanted):
             state = self.tracks.get(int(ids[k]))
             if state is not None:

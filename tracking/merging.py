@@ -23,6 +23,7 @@ import numpy as np
 from mivolo.core.config import MergeConfig
 from mivolo.core.structures import ACCEPTED, REJECTED, Detections
 from tracking.handover import FaceHandOver
+from tracking.identities import lowest_first
 from tracking.relink import Link, Relinker, colour_distance
 
 log = logging.getLogger(__name__)
@@ -360,8 +361,7 @@ class MergeStep:
             samples = signature.samples if signature is not None else 0
             last = signature.last_sample_s if signature is not None and samples else -np.inf
             keys.append((samples, last, int(raw[row])))
-        order = sorted(range(len(faces)), key=keys.__getitem__)
-        return np.sort(faces[order[:budget]])
+        return faces[lowest_first(keys, budget)]
 
     def _report(self, merge: Merge | None, cue: str) -> None:
         if merge is None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from mivolo.core.atomic import write_bytes_atomic
 from mivolo.sinks.report_charts import COLOURS, NAMES, RC, figure, legend_below, to_svg
-from mivolo.sinks.report_page import CSP, CSS, duration
+from mivolo.sinks.report_page import CSP, CSS, duration, tiles_html
 
 OVERVIEW_NAME = "report.html"
 
@@ -45,8 +45,7 @@ def _tiles(total: dict[str, Any]) -> str:
              ("men", "men", str(total["men"]), "men"), ("women", "women", str(total["women"]), "women"),
              ("unknown", "gender unknown", str(total["unknown"]), "unknown"),
              ("video-length", "video analysed", duration(total["video_s"]), "")]
-    return "".join(f'<div class="tile {cls}"><span class="value" id="{key}">{escape(value)}</span>'
-                   f'<span class="label">{escape(label)}</span></div>' for key, label, value, cls in tiles)
+    return tiles_html(tiles)
 
 
 def _source_line(out_dir: Path, row: dict[str, Any]) -> str:

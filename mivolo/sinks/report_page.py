@@ -115,6 +115,11 @@ def _tiles(head: Headline) -> str:
              ("unknown", "gender unknown", str(head.unknown), "unknown"),
              ("median-dwell", "median dwell", duration(head.median_dwell_s), ""),
              ("video-length", "video analysed", duration(head.video_s), "")]
+    return tiles_html(tiles)
+
+
+def tiles_html(tiles: list[tuple[str, str, str, str]]) -> str:
+    """The headline tiles: (element id, label, value, css class) each."""
     return "".join(f'<div class="tile {cls}"><span class="value" id="{key}">{escape(value)}</span>'
                    f'<span class="label">{escape(label)}</span></div>' for key, label, value, cls in tiles)
 
