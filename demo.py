@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the single estimate with the best composite score")
     track.add_argument("--smoothing-window", type=int, default=None, help="estimates in the temporal window")
     track.add_argument("--min-detection-conf", type=float, default=None,
-                       help="detections below this confidence do not vote")
+                       help="detections below this calibrated confidence (share of such detections that were real) "
+                            "do not vote")
     track.add_argument("--min-gender-conf", type=float, default=None,
                        help="gender estimates below this confidence do not vote")
     track.add_argument("--forget-after", type=float, default=None,

@@ -29,6 +29,7 @@ from mivolo.core.environment import configure_environment
 from mivolo.core.errors import OutputError, UserError
 from mivolo.core.paths import ensure_writable_dir
 from mivolo.core.run import RunInfo, RunSummary
+from mivolo.core.score_calibration import ScoreCalibration
 from mivolo.core.signals import SignalScope
 from mivolo.core.structures import ACCEPTED, Detections, Frame
 from mivolo.detection import Detector, associate, build_detector
@@ -191,6 +192,10 @@ class Pipeline:
                        "face_gate": self.face_gate.name if self.face_gate is not None else "off"}
         log.info("models: persons=%s, faces=%s, age/gender=%s", self.models["persons"], self.models["faces"],
                  self.models["age_gender"])
+        self.calibration = ScoreCalibration.for_models(self.models)
+        if self.calibration.raw_models:
+            log.info("detection scores of %s are not calibrated: --min-detection-conf compares their raw scores",
+                     ", ".join(self.calibration.raw_models.values()))
 
     # ---- the loop ------------------------------------------------------------------------------------------------
     def run(self, source: Source | None = None) -> RunSummary:
@@ -219,7 +224,8 @@ class Pipeline:
         independent = source.info.independent_frames
         identities = Identities(cfg.settle, min_frames=1 if independent else None,
                                 min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None,
-                                min_seen_s=0.0 if independent else None, privacy=cfg.output.privacy)
+                                min_seen_s=0.0 if independent else None, privacy=cfg.output.privacy,
+                                calibration=self.calibration)
         tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if cfg.merge.enabled and not independent:

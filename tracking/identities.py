@@ -17,6 +17,7 @@ import numpy as np
 from mivolo.core.boxes import clip_boxes
 from mivolo.core.config import SettleConfig
 from mivolo.core.privacy import blur_people
+from mivolo.core.score_calibration import ScoreCalibration
 from mivolo.core.structures import ACCEPTED, Detections, FinishedIdentity, Label
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
@@ -105,12 +106,16 @@ class Identities:
 
     def __init__(self, config: SettleConfig, crop_margin: float = 0.1, min_frames: int | None = None,
                  min_votes: int | None = None, faces_need_confirming: bool = False,
-                 min_seen_s: float | None = None, privacy: str = "off") -> None:
+                 min_seen_s: float | None = None, privacy: str = "off",
+                 calibration: ScoreCalibration | None = None) -> None:
         """``min_frames`` / ``min_votes`` / ``min_seen_s`` override the config (1, 1, 0 for separate images: one
         look is all there is).
 
         ``privacy`` (``mivolo.core.privacy``): ``blur`` obscures every face and head of the frame inside a crop
         before it is kept; ``strict`` keeps no crop at all (no face pixels stay in memory or reach an output).
+
+        ``calibration`` maps the detector's raw scores to the share of such detections that were real
+        (``mivolo.core.score_calibration``): ``min_detection_conf`` and the vote weights use that scale.
 
         ``faces_need_confirming`` (a face gate runs): an identity seen only as a face (never with a body) counts
         as a person only once the gate accepted one of its faces; a "face" that never was one is not a person.
@@ -118,6 +123,7 @@ class Identities:
         self.faces_need_confirming = faces_need_confirming
         self.privacy = privacy
         self.config = config
+        self.calibration = calibration or ScoreCalibration()
         self.tracks: dict[int, TrackState] = {}
         self.crop_margin = crop_margin
         self.min_frames = max(1, config.min_frames if min_frames is None else min_frames)
@@ -183,7 +189,7 @@ class Identities:
         male_p = float(dets.gender_p[est_row])
         if np.isnan(age) and np.isnan(male_p):
             return
-        det_conf = float(dets.conf[est_row])
+        det_conf = float(self.calibration(dets.cls[est_row:est_row + 1], dets.conf[est_row:est_row + 1])[0])
         self.estimates_seen += 1
         self.max_detection_conf = max(self.max_detection_conf, det_conf)
         if det_conf < self.config.min_detection_conf:

@@ -1,0 +1,64 @@
+"""Detector scores on one scale: the share of detections with that raw score that were real.
+
+BlazeFace, YuNet, SSDLite and YOLOX each score on their own scale, so one ``--min-detection-conf`` would mean
+different things per detector. ``benchmarks/score_calibration.py`` measures, on labelled real footage, how often a
+detection with a given raw score was real and writes knots per model name to ``configs/score_calibration.json``;
+``ScoreCalibration`` maps raw scores through them (linear between knots, flat beyond the ends). Models the table
+does not name keep their raw scores (``calibrated_models`` says which are on the common scale).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from mivolo.core.paths import CONFIGS_DIR
+from mivolo.core.structures import FACE, PERSON
+
+TABLE = CONFIGS_DIR / "score_calibration.json"
+KINDS = {PERSON: ("person", "persons"), FACE: ("face", "faces")}  # class -> (table section, detector.models key)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreCalibration:
+    """``knots[cls] = (raw (K,), calibrated (K,))`` for the classes whose model the table knows; ``__call__`` maps
+    ``(cls (N,), conf (N,))`` to (N,) float32 calibrated scores (raw where no knots)."""
+
+    knots: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    calibrated_models: dict[str, str] = field(default_factory=dict)  # "face"/"person" -> model name
+    raw_models: dict[str, str] = field(default_factory=dict)  # models the table does not know
+
+    def __call__(self, cls: np.ndarray, conf: np.ndarray) -> np.ndarray:
+        out = np.asarray(conf, np.float32).copy()
+        for kind, (raw, calibrated) in self.knots.items():
+            rows = np.asarray(cls) == kind
+            if rows.any():
+                out[rows] = np.interp(out[rows], raw, calibrated).astype(np.float32)
+        return out
+
+    @classmethod
+    def for_models(cls, models: dict[str, str] | None, table: Path = TABLE) -> ScoreCalibration:
+        """The calibration of a detector's ``models`` ({"persons": name, "faces": name}); empty without a table."""
+        try:
+            entries = orjson.loads(table.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            log.warning("no detector score calibration (%s unreadable): --min-detection-conf compares raw scores",
+                        table)
+            entries = {}
+        result = cls()
+        for kind, (section, key) in KINDS.items():
+            name = (models or {}).get(key)
+            if not name or name == "none":
+                continue
+            entry = entries.get(section, {}).get(name)
+            if entry is None:
+                result.raw_models[section] = name
+                continue
+            result.knots[kind] = (np.asarray(entry["raw"], np.float64), np.asarray(entry["calibrated"], np.float64))
+            result.calibrated_models[section] = name
+        return result
