@@ -299,9 +299,12 @@ def main(argv: list[str] | None = None) -> int:
 def _log_summary(summary: RunSummary) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     unknown = summary.identities - summary.men - summary.women
-    log.info("%s%d frames in %.1fs (%.1f fps); %d people: %d men, %d women, %d gender unknown",
+    estimate = summary.people_estimate
+    refound = (f" (about {estimate['people']} when the {estimate['refound']} the tracker lost and found again are "
+               "counted once)") if estimate and estimate["refound"] else ""
+    log.info("%s%d frames in %.1fs (%.1f fps); %d people%s: %d men, %d women, %d gender unknown",
              f"stopped by {summary.interrupted}: " if summary.interrupted else "", summary.frames, summary.seconds,
-             summary.fps, summary.identities, summary.men, summary.women, unknown)
+             summary.fps, summary.identities, refound, summary.men, summary.women, unknown)
     log.info("ms per frame: %s", stages)
     log.info("outputs in %s: %s", summary.output_dir, ", ".join(sorted(summary.files)))
 

@@ -18,6 +18,8 @@ Metrics per (stack, clip):
 - ``count``: identities.json ``count``; ``people``: distinct ground-truth ids (gt.txt rows with the "consider" flag
   set and class pedestrian, within the frames processed) or the labelled people of labels.json;
   ``count_error`` = count - people and ``count_error_pct`` = 100 * count_error / people (signed).
+- ``estimate``: identities.json ``people_estimate.people`` (identities the tracker lost and found again counted
+  once, ``tracking.people_estimate``) and ``estimate_error_pct``, the same way.
 - HOTA, MOTA, IDF1 (and DetA, AssA, IDSW): TrackEval on tracks.txt against gt.txt (frames: frame k of the video is
   frame k of gt.txt; PETS' gt is at 7 fps while its video header says 10 fps, which does not matter here).
 - ``spanning``: predicted identities that span two ground-truth people. Per frame, the tracks.txt boxes are matched
@@ -378,6 +380,10 @@ def score(clip: Clip, out: Path, work: Path) -> dict:
         row["gender_multiset"] = gender_multiset(genders, [i.get("gender") for i in idents["identities"]])
         row["identities"] = placed
     row.update(count_error(row["count"], row["people"]))
+    estimate = (idents.get("people_estimate") or {}).get("people")
+    if estimate is not None:
+        row["estimate"] = int(estimate)
+        row["estimate_error_pct"] = count_error(int(estimate), row["people"])["count_error_pct"]
     return row
 
 
@@ -420,19 +426,20 @@ def markdown(result: dict) -> str:
              f"people for >= {SPAN_MIN_FRAMES} frames each (in brackets: of which the two gt people are in the same "
              "frame somewhere, i.e. certainly two people); gender R/W/U per labelled person by left-to-right slot "
              "(labels.json has no boxes).", "",
-             "| stack | clip | frames | people | count | count err | err % | HOTA | MOTA | IDF1 | spans 2 | "
-             "gender R/W/U | fps | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| stack | clip | frames | people | count | count err | err % | estimate (err %) | HOTA | MOTA | IDF1 | "
+             "spans 2 | gender R/W/U | fps | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
         if "error" in r:
-            lines.append(f"| {r['stack']} | {r['clip']} | failed: {r['error']} |" + " |" * 11)
+            lines.append(f"| {r['stack']} | {r['clip']} | failed: {r['error']} |" + " |" * 12)
             continue
         g = r.get("gender")
         pct = r.get("count_error_pct")
         gender = f"{g['right']}/{g['wrong']}/{g['unknown']}" if g else "–"
         spans = f"{r['spanning']} ({r['spanning_coexist']})" if "spanning" in r else "–"
+        est = f"{r['estimate']} ({r['estimate_error_pct']:+.1f})" if r.get("estimate") is not None else "–"
         lines.append(f"| {r['stack']} | {r['clip']} | {r['frames']} | {r['people']} | {r['count']} | "
-                     f"{r['count_error']:+d} | {'–' if pct is None else f'{pct:+.1f}'} | {_cell(r.get('HOTA'))} | "
-                     f"{_cell(r.get('MOTA'))} | {_cell(r.get('IDF1'))} | {spans} | "
+                     f"{r['count_error']:+d} | {'–' if pct is None else f'{pct:+.1f}'} | {est} | "
+                     f"{_cell(r.get('HOTA'))} | {_cell(r.get('MOTA'))} | {_cell(r.get('IDF1'))} | {spans} | "
                      f"{gender} | {r['fps']} | {r['wall_s']} |")
     return "\n".join(lines) + "\n"
 

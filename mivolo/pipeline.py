@@ -324,6 +324,7 @@ class Pipeline:
         for done in state.identities.finished:
             summary.records[int(done.row["id"])] = done.row
         summary.not_counted = dict(state.identities.not_counted)
+        summary.people_estimate = None if state.independent else state.identities.people_estimate().as_dict()
         _warn_if_thresholds_hid_everything(state.identities, summary.records, self.config)
         summary.view = state.identities
         summary.stop_requested = stop.stop_requested

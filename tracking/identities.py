@@ -19,6 +19,7 @@ from mivolo.core.config import SettleConfig
 from mivolo.core.privacy import blur_people
 from mivolo.core.score_calibration import ScoreCalibration
 from mivolo.core.structures import ACCEPTED, Detections, FinishedIdentity, Label
+from tracking.people_estimate import PeopleEstimate, estimate_people
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
 
@@ -52,6 +53,7 @@ class TrackState:
     face_confirmed: bool = False  # the face-quality gate accepted one of its faces at least once
     last_looked_s: float = -np.inf  # when its face was last checked / estimated (``to_look_at``)
     track_ids: list[int] = field(default_factory=list)  # tracker fragments merged into this identity
+    ends: np.ndarray = field(default_factory=lambda: np.zeros((2, 5)))  # first and last sighting: t, x1, y1, x2, y2
 
 
 @dataclass
@@ -135,6 +137,9 @@ class Identities:
         self.max_detection_conf = 0.0
         self.finished: list[FinishedIdentity] = []
         self.alias: dict[int, int] = {}  # merged id -> the identity it joined (flat: no chains)
+        self.ends: dict[int, np.ndarray] = {}  # counted identities that left memory: (2, 5) first/last sighting
+        self.frame_size = (0, 0)  # width, height
+        self.start_s: float | None = None  # time of the first frame
 
     # ---- per frame -------------------------------------------------------------------------------------------
     def needs_estimate(self, track_id: int) -> bool:
@@ -167,6 +172,8 @@ class Identities:
 
     def update(self, frame_index: int, time_s: float, image: np.ndarray, dets: Detections) -> None:
         """Add presence and the age/gender estimates of this frame's tracked rows (0-based ``frame_index``)."""
+        self.frame_size = (image.shape[1], image.shape[0])
+        self.start_s = time_s if self.start_s is None else min(self.start_s, time_s)
         for tid, box_row, face_row in zip(*dets.identity_rows(), strict=True):
             tid = int(tid)
             state = self.tracks.get(tid)
@@ -174,7 +181,9 @@ class Identities:
                 state = self.tracks[tid] = TrackState(tid, time_s, time_s, frame_index, frame_index,
                                                       window=deque(maxlen=self.config.smoothing_window),
                                                       track_ids=[tid])
+                state.ends[0] = (time_s, *dets.xyxy[box_row])
             state.last_s, state.last_frame = time_s, frame_index
+            state.ends[1] = (time_s, *dets.xyxy[box_row])
             state.frames_seen += 1
             state.body_seen |= bool(dets.is_person[box_row])
             state.face_confirmed |= bool(face_row >= 0 and dets.face_ok[face_row] == ACCEPTED)
@@ -310,9 +319,10 @@ class Identities:
             self.tracks[target_id] = source
             return
         if source.first_s < target.first_s:
-            target.first_s, target.first_frame = source.first_s, source.first_frame
+            target.first_s, target.first_frame, target.ends[0] = source.first_s, source.first_frame, source.ends[0]
         if source.last_s > target.last_s:
             target.last_s, target.last_frame, target.centre = source.last_s, source.last_frame, source.centre
+            target.ends[1] = source.ends[1]
         target.frames_seen += source.frames_seen
         target.age_wsum += source.age_wsum
         target.age_w += source.age_w
@@ -354,9 +364,16 @@ class Identities:
             reason = self.not_counted_reason(state)
             if reason is None:
                 self.finished.append(FinishedIdentity(self.record_of(state).as_row(), state.crop))
+                self.ends[state.track_id] = state.ends.copy()
             else:
                 self.not_counted[reason] += 1
         return states
+
+    def people_estimate(self) -> PeopleEstimate:
+        """People among the counted identities that left memory, when lost-and-found ones are one person
+        (``tracking.people_estimate``)."""
+        ends = np.stack(list(self.ends.values())) if self.ends else np.zeros((0, 2, 5))
+        return estimate_people(ends, self.frame_size, self.start_s or 0.0)
 
     def not_counted_reason(self, state: TrackState) -> str | None:
         """Why an identity is not a person to count (None: it is one): seen in too few frames or for too short a

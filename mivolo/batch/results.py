@@ -17,16 +17,16 @@ from mivolo.sinks.demographics import AGE_GROUPS, count_people
 
 SUMMARY_VERSION = "1.0"
 STATUSES = ("done", "failed", "interrupted")
-COUNTS = ("frames", "video_s", "identities", "men", "women", "unknown")
-CSV_COLUMNS = ["name", "source", "kind", "status", "error", "frames", "video_s", "seconds", "fps", "identities", "men",
-               "women", "unknown", *(f"age_{g}" for g in AGE_GROUPS), "output"]
+COUNTS = ("frames", "video_s", "identities", "people_estimate", "men", "women", "unknown")
+CSV_COLUMNS = ["name", "source", "kind", "status", "error", "frames", "video_s", "seconds", "fps", "identities",
+               "people_estimate", "men", "women", "unknown", *(f"age_{g}" for g in AGE_GROUPS), "output"]
 
 
 def empty_row(item: BatchSource, status: str, error: str | None = None) -> dict[str, Any]:
     """The row of a source with nothing processed (not started, or failed before its first frame)."""
     return {"name": item.name, "source": item.text, "kind": item.kind, "status": status, "error": error,
-            "frames": 0, "video_s": 0.0, "seconds": 0.0, "fps": 0.0, "identities": 0, "men": 0, "women": 0,
-            "unknown": 0, "age_groups": dict.fromkeys(AGE_GROUPS, 0), "output": None}
+            "frames": 0, "video_s": 0.0, "seconds": 0.0, "fps": 0.0, "identities": 0, "people_estimate": 0,
+            "men": 0, "women": 0, "unknown": 0, "age_groups": dict.fromkeys(AGE_GROUPS, 0), "output": None}
 
 
 def summary_row(item: BatchSource, summary: RunSummary, source_fps: float, status: str,
@@ -36,6 +36,7 @@ def summary_row(item: BatchSource, summary: RunSummary, source_fps: float, statu
     return {**empty_row(item, status, error), "frames": summary.frames,
             "video_s": round(summary.frames / source_fps, 3) if source_fps > 0 else 0.0,
             "seconds": round(summary.seconds, 3), "fps": round(summary.fps, 2), "identities": counts["total_people"],
+            "people_estimate": (summary.people_estimate or {}).get("people", counts["total_people"]),
             "men": counts["men"], "women": counts["women"], "unknown": counts["unknown_gender"],
             "age_groups": counts["age_groups"], "output": item.name}
 

@@ -67,6 +67,7 @@ class RunSummary:
     files: dict[str, str] = field(default_factory=dict)
     records: dict[int, dict] = field(default_factory=dict)
     not_counted: dict[str, int] = field(default_factory=dict)  # identities that are not people, by reason
+    people_estimate: dict[str, Any] | None = None  # tracking.people_estimate (None for separate images)
     source_stats: dict[str, Any] = field(default_factory=dict)
     merging: dict[str, Any] = field(default_factory=dict)
     view: IdentityView | None = None  # the settled identities (final ids of rows written earlier)

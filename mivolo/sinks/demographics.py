@@ -125,6 +125,7 @@ class DemographicsSink:
             "settle_mode": self.settle_mode,
             "age_groups": list(AGE_GROUPS),
             "summary": count_people(summary_people),
+            "people_estimate": summary.people_estimate,
             "buckets": buckets,
         })
         self.spool_path.unlink(missing_ok=True)

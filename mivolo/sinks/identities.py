@@ -38,7 +38,7 @@ class IdentitiesSink:
         rows = sorted(summary.records.values(), key=lambda r: r["id"])
         write_json_atomic(summary.output_dir / "identities.json",
                           {"schema_version": SCHEMA_VERSION, "count": len(rows), "not_counted": summary.not_counted,
-                           "identities": rows})
+                           "people_estimate": summary.people_estimate, "identities": rows})
         write_bytes_atomic(summary.output_dir / "identities.csv", identities_csv(rows))
         summary.files["identities"] = str(summary.output_dir / "identities.json")
         summary.files["identities_csv"] = str(summary.output_dir / "identities.csv")

@@ -33,6 +33,7 @@ class Headline:
     video_s: float | None
     frames: int | None
     fps: float | None
+    people_estimate: int | None = None  # identities.json people_estimate.people (lost-and-found joined)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ReportData:
     identities: list[dict]
     demographics: dict | None
     run: dict = field(default_factory=dict)
+    people_estimate: dict | None = None  # identities.json's block (tracking.people_estimate)
 
     @property
     def privacy(self) -> str:
@@ -77,13 +79,14 @@ def load_folder(folder: Path, run: dict | None = None) -> ReportData:
     identities_path = folder / "identities.json"
     if not identities_path.is_file():
         raise FileNotFoundError(f"{identities_path} not found: not an output folder of a finished run")
-    rows = list(_read_json(identities_path).get("identities") or [])
+    content = _read_json(identities_path)
+    rows = list(content.get("identities") or [])
     if run is None:
         run = _read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
     demographics_name = _config(run, "output", "json_output_path") or "demographics.json"
     demographics_path = folder / demographics_name
     demographics = _read_json(demographics_path) if demographics_path.is_file() else None
-    return ReportData(folder, rows, demographics, run)
+    return ReportData(folder, rows, demographics, run, content.get("people_estimate"))
 
 
 def dwell_s(row: dict) -> float:
@@ -103,7 +106,8 @@ def headline(data: ReportData) -> Headline:
     video_s = frames / fps if frames is not None and fps else None
     return Headline(people=len(rows), men=men, women=women, unknown=len(rows) - men - women,
                     median_dwell_s=median(dwell_s(r) for r in rows) if rows else None,
-                    video_s=video_s, frames=frames, fps=fps)
+                    video_s=video_s, frames=frames, fps=fps,
+                    people_estimate=(data.people_estimate or {}).get("people"))
 
 
 def presence(data: ReportData) -> tuple[np.ndarray, np.ndarray]:

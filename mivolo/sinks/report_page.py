@@ -110,11 +110,14 @@ def thumbnail(path: Path) -> tuple[str, int, int] | None:
 
 
 def _tiles(head: Headline) -> str:
-    tiles = [("total-people", "people counted", str(head.people), ""), ("men", "men", str(head.men), "men"),
-             ("women", "women", str(head.women), "women"),
-             ("unknown", "gender unknown", str(head.unknown), "unknown"),
-             ("median-dwell", "median dwell", duration(head.median_dwell_s), ""),
-             ("video-length", "video analysed", duration(head.video_s), "")]
+    tiles = [("total-people", "people counted (identities)", str(head.people), "")]
+    if head.people_estimate is not None:  # identities the tracker lost and found again counted once
+        tiles.append(("people-estimate", "people, lost-and-found counted once (estimate)", str(head.people_estimate),
+                      ""))
+    tiles += [("men", "men", str(head.men), "men"), ("women", "women", str(head.women), "women"),
+              ("unknown", "gender unknown", str(head.unknown), "unknown"),
+              ("median-dwell", "median dwell", duration(head.median_dwell_s), ""),
+              ("video-length", "video analysed", duration(head.video_s), "")]
     return tiles_html(tiles)
 
 
