@@ -63,7 +63,8 @@ def counting_rows(real: dict, detector_weights: str | None, face_weights: str | 
             continue
         gender = run.get("gender") if isinstance(run.get("gender"), dict) else None
         rows.append({"clip": run.get("clip"), "people": run.get("people"), "counted": run.get("count"),
-                     "count_error_pct": run.get("count_error_pct"), "HOTA": run.get("HOTA"),
+                     "count_error_pct": run.get("count_error_pct"), "estimate": run.get("estimate"),
+                     "estimate_error_pct": run.get("estimate_error_pct"), "HOTA": run.get("HOTA"),
                      "IDF1": run.get("IDF1"), "tracker": _flag(command, "--tracker"),
                      "gender": None if gender is None else
                      {k: gender.get(k) for k in ("right", "wrong", "unknown")}})

@@ -127,6 +127,12 @@ def tiles_html(tiles: list[tuple[str, str, str, str]]) -> str:
                    f'<span class="label">{escape(label)}</span></div>' for key, label, value, cls in tiles)
 
 
+def _estimate(row: dict) -> str:
+    if row.get("estimate") is None:
+        return "–"
+    return f"{row['estimate']} ({_pct(row.get('estimate_error_pct'))})"
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:+.1f} %"
 
@@ -134,14 +140,15 @@ def _pct(value: float | None) -> str:
 def _counting_table(accuracy: Accuracy, tracker: str) -> str:
     if not accuracy.counting:
         return "<p>No real-footage measurement of this detector stack (<code>python -m benchmarks.real</code>).</p>"
-    head = "<tr><th>clip</th><th>people</th><th>counted</th><th>count error</th><th>HOTA</th><th>IDF1</th>" \
-           "<th>gender right / wrong / unknown</th></tr>"
+    head = "<tr><th>clip</th><th>people</th><th>counted</th><th>count error</th><th>people estimate (error)</th>" \
+           "<th>HOTA</th><th>IDF1</th><th>gender right / wrong / unknown</th></tr>"
     body = []
     for row in accuracy.counting:
         gender = row["gender"]
         gender_text = "–" if gender is None else f"{gender['right']} / {gender['wrong']} / {gender['unknown']}"
         body.append(f"<tr><td>{escape(str(row['clip']))}</td><td>{row['people']}</td><td>{row['counted']}</td>"
-                    f"<td>{_pct(row['count_error_pct'])}</td><td>{_num(row['HOTA'])}</td><td>{_num(row['IDF1'])}</td>"
+                    f"<td>{_pct(row['count_error_pct'])}</td><td>{_estimate(row)}</td><td>{_num(row['HOTA'])}</td>"
+                    f"<td>{_num(row['IDF1'])}</td>"
                     f"<td>{gender_text}</td></tr>")
     measured = str(accuracy.counting[0]["tracker"])
     differs = f" This run used {escape(tracker)}: its counts may differ." if tracker != measured else ""
