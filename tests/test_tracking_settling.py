@@ -143,3 +143,25 @@ def test_a_dense_crowd_is_looked_at_a_few_identities_per_frame_in_turn():
     assert third.tolist() == [1, 2, 3, 9]  # 9 never looked at; then those looked at longest ago
     assert 10 not in np.concatenate([first, second, third])
     assert ids.to_look_at(every, 1.3, budget=0).tolist() == [True] * 9 + [False]
+
+
+def test_camera_motion_is_estimated_once_per_frame_for_both_trackers():
+    """The lone-face tracker reuses the person tracker's camera-motion warp instead of estimating it again."""
+    tracker = Tracker(TrackerConfig(tracker="botsort.yaml"), fps=10)
+    calls = []
+
+    class Shift:
+        def apply(self, img, dets=None):
+            calls.append(len(calls))
+            return np.array([[1, 0, 3.0], [0, 1, 0.0]], np.float32)  # the camera moved 3 px
+
+    tracker.persons.cmc.inner = Shift()
+    seen = []
+    original = tracker.lone_faces.cmc.apply
+    tracker.lone_faces.cmc.apply = lambda img, dets=None: seen.append(original(img, dets)) or seen[-1]
+    for step in range(4):
+        dets = frame_dets(step)
+        dets.pair[:] = -1  # the face is a lone face: both trackers run
+        tracker.update(dets, IMAGE)
+    assert len(calls) == 4 and len(seen) == 4  # one estimate per frame, used by both
+    assert all(np.allclose(w, [[1, 0, 3.0], [0, 1, 0.0]]) for w in seen)

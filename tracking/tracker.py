@@ -142,6 +142,28 @@ def buffer_in_frames(seconds: float | None, cls: type, fps: float) -> dict[str, 
 ReidLoader = Callable[[Path, str, bool], Any]
 
 
+class WarpRecorder:
+    """A boxmot camera-motion estimator that remembers its last (2, 3) warp."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.last = np.eye(2, 3, dtype=np.float32)
+
+    def apply(self, img: np.ndarray, dets: np.ndarray | None = None) -> np.ndarray:
+        self.last = self.inner.apply(img, dets)
+        return self.last
+
+
+class LastWarp:
+    """Stands in for a second estimator on the same frames: the recorder's latest warp."""
+
+    def __init__(self, recorder: WarpRecorder) -> None:
+        self.recorder = recorder
+
+    def apply(self, img: np.ndarray, dets: np.ndarray | None = None) -> np.ndarray:
+        return self.recorder.last
+
+
 class Tracker:
     """boxmot behind ``update(dets, image) -> dets``: fills ``track_id`` of persons; paired faces inherit it,
     faces without a person are tracked as their own identities (ids from one counter, never reused)."""
@@ -171,6 +193,7 @@ class Tracker:
         self._ids: dict[tuple[int, int], int] = {}
         self.persons = self._new()
         self.lone_faces = self._new()
+        self._share_camera_motion()
 
     def _reid_options(self, config: TrackerConfig, device: str, half: bool) -> dict[str, Any]:
         if config.reid_weights:
@@ -209,6 +232,16 @@ class Tracker:
     def reset(self) -> None:
         self.persons = self._new()
         self.lone_faces = self._new()
+        self._share_camera_motion()
+
+    def _share_camera_motion(self) -> None:
+        """One camera-motion estimate per frame: the lone-face tracker reuses the person tracker's (the same frame,
+        the same camera; estimating it twice cost ~4 ms a frame on 2 CPU cores)."""
+        cmc = getattr(self.persons, "cmc", None)
+        if cmc is not None and callable(getattr(cmc, "apply", None)) and getattr(self.lone_faces, "cmc", None):
+            recorder = WarpRecorder(cmc)
+            self.persons.cmc = recorder
+            self.lone_faces.cmc = LastWarp(recorder)
 
     def _run(self, tracker: Any, slot: int, rows: np.ndarray, dets: Detections, image: np.ndarray) -> None:
         boxes = np.zeros((len(rows), 6), dtype=np.float32)
