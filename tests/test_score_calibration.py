@@ -96,3 +96,39 @@ def test_the_shipped_face_knots_are_what_the_benchmark_measures_today():
     shipped = orjson.loads(TABLE.read_bytes())["face"][detector.models["faces"]]
     assert np.allclose(result["raw"], shipped["raw"], atol=1e-3)
     assert np.allclose(result["calibrated"], shipped["calibrated"], atol=1e-3)
+
+
+def test_raw_reaching_finds_where_boxes_become_mostly_real():
+    calibration = ScoreCalibration(knots={PERSON: (np.array([0.2, 0.5, 0.6, 0.9]), np.array([0.2, 0.3, 0.7, 0.9]))})
+    assert calibration.raw_reaching(PERSON, 0.5) == 0.6 and calibration.raw_reaching(PERSON, 0.95) is None
+    assert calibration.raw_reaching(FACE, 0.5) is None
+
+
+@pytest.mark.skipif(not (SHARED / "weights" / "yolox_nano.onnx").is_file(), reason="needs ../shared YOLOX-nano")
+def test_a_person_model_mostly_wrong_below_a_score_gets_that_threshold_unless_one_is_given():
+    from mivolo.core.config import DetectorConfig
+    from mivolo.detection.persons_and_faces import PersonsAndFaces
+
+    weights = str(SHARED / "weights" / "yolox_nano.onnx")
+    auto = PersonsAndFaces(DetectorConfig(weights=weights))
+    table = orjson.loads(TABLE.read_bytes())["person"][auto.models["persons"]]
+    first_mostly_real = next(r for r, c in zip(table["raw"], table["calibrated"], strict=True) if c >= 0.5)
+    assert auto.person_conf == pytest.approx(first_mostly_real) and auto.person_conf > 0.4
+    assert PersonsAndFaces(DetectorConfig(weights=weights, person_conf=0.4)).person_conf == 0.4  # the user's word
+    assert PersonsAndFaces(DetectorConfig()).person_conf == 0.4  # SSDLite: mostly real already above 0.25
+
+
+@pytest.mark.skipif(not (SHARED / "weights" / "yolox_nano.onnx").is_file(), reason="needs ../shared YOLOX-nano")
+def test_boxes_below_the_raised_threshold_are_dropped():
+    from mivolo.core.config import DetectorConfig
+    from mivolo.detection.persons_and_faces import PersonsAndFaces
+
+    detector = PersonsAndFaces(DetectorConfig(weights=str(SHARED / "weights" / "yolox_nano.onnx"),
+                                              face_backend="none"))
+
+    def fake_persons(image):
+        return np.array([[0, 0, 10, 20], [5, 5, 15, 25]], np.float32), np.array([0.5, 0.8], np.float32)
+
+    detector.persons = fake_persons
+    dets = detector(np.zeros((50, 50, 3), np.uint8))
+    assert dets.conf.tolist() == pytest.approx([0.8])

@@ -28,12 +28,15 @@ class SourceConfig:
     queue_size: int = 8  # decoded frames buffered ahead of inference
 
 
+DEFAULT_PERSON_CONF = 0.4
+
+
 @dataclass
 class DetectorConfig:
     weights: str | None = None  # ultralytics YOLO .pt or YOLOX .onnx; None = offline SSDLite pedestrian model
     face_weights: str | None = None  # YuNet or Ultra-Light face .onnx; None = BlazeFace (face_backend)
     tile: int = 0  # also detect persons on an N x N grid of overlapping tiles (0: off)
-    person_conf: float = 0.4
+    person_conf: float | None = None  # None: 0.4, raised for a model whose calibrated boxes are mostly false
     face_conf: float = 0.5
     nms_iou: float = 0.45
     imgsz: int = 640
@@ -46,6 +49,11 @@ class DetectorConfig:
     face_scan_conf: float = 0.6  # offline: threshold of that scan
     ssd_input: str = "300x300"  # offline SSDLite person input WxH (trained at 300x300; 400x300 helps 4:3 video a bit)
     skip_frames: int = 0  # run the detector on every (skip_frames + 1)-th frame
+
+    def person_floor(self) -> float:
+        """The person threshold the backends run with: ``person_conf``, or ``DEFAULT_PERSON_CONF`` when unset (the
+        detector may raise it further from its score calibration)."""
+        return DEFAULT_PERSON_CONF if self.person_conf is None else self.person_conf
 
 
 @dataclass
@@ -152,7 +160,8 @@ class PipelineConfig:
             (0 <= self.settle.min_gender_conf <= 1, "--min-gender-conf must be between 0 and 1"),
             (self.output.json_interval_s > 0, "--json-interval must be positive"),
             (self.detector.skip_frames >= 0, "--skip-frames must be 0 or more"),
-            (0 < self.detector.person_conf <= 1, "--person-conf must be in (0, 1]"),
+            (self.detector.person_conf is None or 0 < self.detector.person_conf <= 1,
+             "--person-conf must be in (0, 1]"),
             (0 < self.detector.face_conf <= 1, "--face-conf must be in (0, 1]"),
             (self.detector.face_backend in ("auto", "blazeface", "dlib", "none"),
              "--face-detector must be auto, blazeface, dlib or none"),

@@ -41,6 +41,15 @@ class ScoreCalibration:
                 out[rows] = np.interp(out[rows], raw, calibrated).astype(np.float32)
         return out
 
+    def raw_reaching(self, cls: int, share: float) -> float | None:
+        """The lowest raw score of class ``cls`` whose calibrated share real is at least ``share`` (None: no knots
+        for that class, or never reached)."""
+        if cls not in self.knots:
+            return None
+        raw, calibrated = self.knots[cls]
+        reached = np.flatnonzero(calibrated >= share)
+        return float(raw[reached[0]]) if len(reached) else None
+
     @classmethod
     def for_models(cls, models: dict[str, str] | None, table: Path = TABLE) -> ScoreCalibration:
         """The calibration of a detector's ``models`` ({"persons": name, "faces": name}); empty without a table."""

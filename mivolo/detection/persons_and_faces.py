@@ -13,10 +13,12 @@ import logging
 import numpy as np
 
 from mivolo.core.config import DetectorConfig
+from mivolo.core.score_calibration import ScoreCalibration
 from mivolo.core.structures import PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder, faces_with_sources
 
 log = logging.getLogger(__name__)
+MOSTLY_REAL = 0.5  # without --person-conf, boxes of scores whose calibrated share real is below this are dropped
 
 
 def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object | None, list[str]]:
@@ -64,7 +66,7 @@ def build_person_detector(config: DetectorConfig, device: str = "cpu", half: boo
 
         from mivolo.detection.yolox_torch import YoloxTorchDetector
 
-        persons = YoloxTorchDetector(Path(config.weights), conf=config.person_conf, nms_iou=config.nms_iou,
+        persons = YoloxTorchDetector(Path(config.weights), conf=config.person_floor(), nms_iou=config.nms_iou,
                                      device=device, half=half)
     elif config.weights and config.weights.lower().endswith(".onnx"):
         from pathlib import Path
@@ -75,18 +77,18 @@ def build_person_detector(config: DetectorConfig, device: str = "cpu", half: boo
         path = Path(config.weights)
         if not path.is_file():
             raise UserError(f"detector weights not found: {path}")
-        persons = YoloxOnnxPersonDetector(path, conf=config.person_conf, nms_iou=config.nms_iou)
+        persons = YoloxOnnxPersonDetector(path, conf=config.person_floor(), nms_iou=config.nms_iou)
     else:
         try:
             from mivolo.detection.ssdlite import SSDLitePersonDetector
 
-            persons = SSDLitePersonDetector(conf=config.person_conf, nms_iou=config.nms_iou,
+            persons = SSDLitePersonDetector(conf=config.person_floor(), nms_iou=config.nms_iou,
                                             input_size=config.ssd_input)
         except (FileNotFoundError, ImportError) as exc:
             from mivolo.detection.fallbacks import HogPeopleDetector
 
             log.warning("SSDLite pedestrian model unavailable (%s); falling back to OpenCV HOG (much weaker)", exc)
-            persons = HogPeopleDetector(conf=config.person_conf)
+            persons = HogPeopleDetector(conf=config.person_floor())
     if config.tile:
         from mivolo.detection.onnx_models import TiledDetector
 
@@ -110,9 +112,19 @@ class PersonsAndFaces:
         self.persons = build_person_detector(config, device, half)
         self.faces, face_names = build_face_finder(config)
         self.models = {"persons": self.persons.name, "faces": "+".join(face_names) or "none"}
+        self.person_conf = self._floor = config.person_floor()
+        if config.person_conf is None:  # not set: also drop boxes of a score this model mostly gets wrong
+            mostly_real = ScoreCalibration.for_models({"persons": self.persons.name}).raw_reaching(PERSON, MOSTLY_REAL)
+            if mostly_real is not None and mostly_real > self.person_conf:
+                log.info("person threshold %.2f for %s: its boxes below that were real less than half the time on "
+                         "labelled real footage (benchmarks/score_calibration.py)", mostly_real, self.persons.name)
+                self.person_conf = mostly_real
 
     def __call__(self, image: np.ndarray) -> Detections:
         person_xyxy, person_conf = self.persons(image)
+        if self.person_conf > self._floor:
+            keep = person_conf >= self.person_conf
+            person_xyxy, person_conf = person_xyxy[keep], person_conf[keep]
         persons = Detections.from_boxes(person_xyxy, person_conf, PERSON)
         if self.faces is None:
             return persons

@@ -36,7 +36,7 @@ def split_persons_and_faces(image: np.ndarray, xyxy: np.ndarray, conf: np.ndarra
     empty by clipping to the frame are dropped (the trackers refuse them).
     """
     solid = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-    is_person = np.isin(cls, person_ids) & (conf >= config.person_conf) & solid
+    is_person = np.isin(cls, person_ids) & (conf >= config.person_floor()) & solid
     is_face = np.isin(cls, face_ids) & (conf >= config.face_conf) & solid
     persons = Detections.from_boxes(xyxy[is_person], conf[is_person], PERSON)
     if face_ids:
@@ -112,7 +112,7 @@ class UltralyticsDetector:
         import torch
 
         size = {} if self.exported else {"imgsz": self.config.imgsz}  # an export has its own fixed size
-        result = self.model.predict(image, **size, conf=min(self.config.person_conf,
+        result = self.model.predict(image, **size, conf=min(self.config.person_floor(),
                                     self.config.face_conf), iou=self.config.nms_iou, device=self.device,
                                     half=self.half, classes=self.person_ids + self.face_ids, verbose=False)[0]
         torch.set_num_threads(self._threads)  # ultralytics lowers it to cores-1 for the whole process

@@ -185,7 +185,7 @@ class UltralyticsOnnxDetector:
         self.person_ids, self.face_ids = person_and_face_classes(layout.names, path)
         self.config = config
         self.face_finder = None if self.face_ids else face_finder_builder(config)[0]
-        self.model = YoloOnnxModel(path, session, layout, min(config.person_conf, config.face_conf), config.nms_iou,
+        self.model = YoloOnnxModel(path, session, layout, min(config.person_floor(), config.face_conf), config.nms_iou,
                                    self.person_ids + self.face_ids)
         self.models = models_entry(self.model.name, self.person_ids, self.face_ids, self.face_finder)
         log.debug("%s: %dx%d input, %s output, classes %s", path, layout.height, layout.width,
