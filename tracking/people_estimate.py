@@ -8,8 +8,9 @@ shortly after and within walking reach (a maximum bipartite matching: each one e
 the number of re-found people; ``people = identities - re-found``. Each matched pair is only *possibly* the same
 person (the estimate does not join them: their labels stay apart); the count is what the matching is for.
 
-On PETS09-S2L1 (19 people) this gives 19 from the default stack's 55 identities and 23 from YOLOX-nano's 32, and
-18-25 over eight tracker/detector variants whose identity counts range from 26 to 65 (session notes, issue 13).
+On PETS09-S2L1 (19 people) this gives 19 from the default stack's 55 identities and 21 from YOLOX-nano's 29
+(``python -m benchmarks.real``), and 18-25 over eight tracker/detector variants whose identity counts range from 26
+to 65.
 It undercounts where people really enter or leave mid-picture (a door, stairs, far away out of the detector's
 reach): ``people`` is reported next to ``identities``, never instead of them.
 """
