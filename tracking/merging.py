@@ -25,6 +25,7 @@ from mivolo.core.structures import ACCEPTED, REJECTED, Detections
 from tracking.handover import FaceHandOver
 from tracking.identities import lowest_first
 from tracking.relink import Link, Relinker, colour_distance
+from tracking.swaps import SwapDetector
 
 log = logging.getLogger(__name__)
 EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
@@ -251,6 +252,8 @@ class MergeStep:
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
         self.relinker = Relinker(**{k: getattr(config, f"relink_{k}") for k in RELINK_SETTINGS}) \
             if config.relink else None
+        self.swaps = SwapDetector() if config.repair_swaps and self.relinker is not None else None
+        self.swaps_repaired: list[dict] = []
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
@@ -261,8 +264,7 @@ class MergeStep:
         for tid in np.unique(raw[raw >= 0]):
             self.merger.seen(int(tid), time_s)
         persons = np.flatnonzero(dets.is_person & (raw >= 0))
-        if self.relinker is not None:
-            self.relinker.observe(image, time_s, self.merger.resolve(raw[persons]), dets.xyxy[persons])
+        self._observe_people(image, time_s, raw[persons], dets.xyxy[persons])
         faces = self._faces_to_embed(image, dets, raw, time_s) if self.face_embedder is not None else persons[:0]
         if len(faces):
             vectors = self.face_embedder(image, dets.xyxy[faces])
@@ -275,12 +277,9 @@ class MergeStep:
                 for row, vector in zip(bodies, self.body_embedder(image, dets.xyxy[bodies]), strict=True):
                     self._report(self.merger.observe_body(int(raw[row]), time_s, vector), "body")
         if self.relinker is not None:
-            for link in self.relinker.decide(time_s):
-                if self.merger.identity_of(link.track_id) != link.track_id or self._bodies_disagree(link):
-                    continue
-                merge = self.merger.absorb(link.track_id, link.into, link.similarity)
-                merge.cue = "motion+colour"
-                self._report(merge, merge.cue)
+            self._relink(time_s)
+        if self.swaps is not None:
+            self._repair_swaps(time_s, raw[persons])
         dets.track_id[:] = self.merger.resolve(raw)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
@@ -298,6 +297,33 @@ class MergeStep:
             linked = True
         if linked:
             dets.track_id[:] = self.merger.resolve(raw)
+
+    def _observe_people(self, image: np.ndarray, time_s: float, tracks: np.ndarray, xyxy: np.ndarray) -> None:
+        """Person boxes ``xyxy (K, 4)`` of tracker ids ``tracks (K,)`` to the re-linker and the swap detector."""
+        if self.relinker is None:
+            return
+        people = self.merger.resolve(tracks)
+        colours, clean = self.relinker.observe(image, time_s, people, xyxy)
+        if self.swaps is not None:
+            self.swaps.observe(time_s, people, xyxy, colours, clean)
+
+    def _relink(self, time_s: float) -> None:
+        for link in self.relinker.decide(time_s):
+            if self.merger.identity_of(link.track_id) != link.track_id or self._bodies_disagree(link):
+                continue
+            merge = self.merger.absorb(link.track_id, link.into, link.similarity)
+            merge.cue = "motion+colour"
+            self._report(merge, merge.cue)
+
+    def _repair_swaps(self, time_s: float, person_tracks: np.ndarray) -> None:
+        """Two identities whose people the tracker swapped when they met get their people back: the tracker ids
+        now showing each are mapped to the other identity (``tracking.swaps``)."""
+        for a, b, parted_s in self.swaps.decide(time_s):
+            showing = {int(i): int(t) for t, i in zip(person_tracks, self.merger.resolve(person_tracks), strict=True)}
+            if a not in showing or b not in showing:
+                continue
+            self.merger.parent[showing[a]], self.merger.parent[showing[b]] = b, a
+            self.swaps_repaired.append({"identities": [a, b], "parted_s": float(parted_s), "at_s": float(time_s)})
 
     def _colours_disagree(self, track_id: int, identity: int) -> bool:
         frags = self.relinker.fragments if self.relinker is not None else {}
@@ -381,6 +407,8 @@ class MergeStep:
         self.merger.forget(identity_ids)
         if self.relinker is not None:
             self.relinker.forget(identity_ids)
+        if self.swaps is not None:
+            self.swaps.forget(identity_ids)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 
@@ -388,4 +416,5 @@ class MergeStep:
         """For run.json: the threshold and every merge made (``cue``: face, body or motion+colour)."""
         return {"enabled": True, "threshold": self.merger.threshold, "count": len(self.merger.merges),
                 "relink": self.relinker is not None, "conflicts": self.conflicts,
+                "swaps_repaired": self.swaps_repaired,
                 "merges": [m.as_dict() for m in self.merger.merges]}

@@ -132,11 +132,13 @@ class Relinker:
     fragments: dict[int, Fragment] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)  # width, height
 
-    def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray, xyxy: np.ndarray) -> None:
-        """Person boxes of one frame with their (current) identity ids."""
+    def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray,
+                xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes of one frame with their (current) identity ids; returns their colour signatures (K, D)
+        and whether each box was unoccluded (K,) (the swap detector uses the same)."""
         self.frame_size = (image.shape[1], image.shape[0])
         if len(ids) == 0:
-            return
+            return np.zeros((0, 2 * HALF_DIM), np.float32), np.zeros(0, bool)
         xyxy = np.asarray(xyxy, np.float32)
         colours = colour_signature(image, xyxy)
         clean = _overlap(xyxy).max(axis=1, initial=0.0) < self.occluded_overlap
@@ -164,6 +166,7 @@ class Relinker:
             if clean[k]:
                 frag.clean += colours[k]
                 frag.clean_n += 1
+        return colours, clean
 
     def _predict(self, frag: Fragment, at_s: float, backward: bool = False) -> np.ndarray:
         """(cx, cy, h) of ``frag`` extrapolated to ``at_s`` at its constant velocity (speed capped): forward from its

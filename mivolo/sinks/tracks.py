@@ -1,9 +1,10 @@
 """tracks.txt (MOTChallenge) and the per-frame box rows the annotated video is drawn from: one source for both.
 
-During the run each frame's tracked rows go to a hidden spool file (7 float32 per box, memory stays flat). At
-close the rows are read back once, ids are replaced by the identity they ended up in (later merges), track breaks
-of up to ``interpolate`` frames are filled, and ``tracks.txt`` is written; ``final_rows`` keeps them for the
-video's second pass. Frame numbers are 1-based everywhere (MOTChallenge).
+During the run each frame's tracked rows go to a hidden spool file (9 float32 per box, memory stays flat). At
+close the rows are read back once, rows between a tracker id swap and its repair (the merge step's
+``swaps_repaired``: from when the two people parted) get their right ids, ids are replaced by the identity they
+ended up in (later merges), track breaks of up to ``interpolate`` frames are filled, and ``tracks.txt`` is
+written; ``final_rows`` keeps them for the video's second pass. Frame numbers are 1-based everywhere (MOTChallenge).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from mivolo.core.atomic import write_bytes_atomic
 from mivolo.core.run import IdentityView, RunInfo, RunSummary
 from mivolo.core.structures import Detections, Frame
 
-# Spooled row: frame (1-based), id, kind, x1, y1, x2, y2, conf
-FRAME, ID, KIND, X1, Y1, X2, Y2, CONF = range(8)
+# Spooled row: frame (1-based), id, kind, x1, y1, x2, y2, conf, time (s); final rows drop the time
+FRAME, ID, KIND, X1, Y1, X2, Y2, CONF, TIME = range(9)
 COLUMNS = 8
+SPOOL_COLUMNS = 9
 PERSON_ROW, PAIRED_FACE_ROW, LONE_FACE_ROW = 0, 1, 2
 
 
@@ -56,14 +58,25 @@ def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     return out[np.lexsort((out[:, 1], out[:, 0]))]
 
 
-def spool_rows(frame_number: int, dets: Detections) -> np.ndarray:
-    """(K, 8) float32 spool rows of the tracked boxes of one frame (``frame_number`` 1-based)."""
+def spool_rows(frame_number: int, dets: Detections, time_s: float = 0.0) -> np.ndarray:
+    """(K, 9) float32 spool rows of the tracked boxes of one frame (``frame_number`` 1-based)."""
     rows = np.flatnonzero(dets.track_id >= 0)
     if len(rows) == 0:
-        return np.zeros((0, COLUMNS), np.float32)
+        return np.zeros((0, SPOOL_COLUMNS), np.float32)
     kind = np.where(dets.is_person[rows], PERSON_ROW, np.where(dets.pair[rows] >= 0, PAIRED_FACE_ROW, LONE_FACE_ROW))
     return np.column_stack([np.full(len(rows), frame_number), dets.track_id[rows], kind, dets.xyxy[rows],
-                            dets.conf[rows]]).astype(np.float32)
+                            dets.conf[rows], np.full(len(rows), time_s)]).astype(np.float32)
+
+
+def undo_swaps(rows: np.ndarray, swaps: list[dict]) -> None:
+    """In place: rows (N, 9) spooled between a repaired swap's ``parted_s`` and ``at_s`` carried each other's
+    identity ids (the swap is only seen a moment after the two people parted); exchange them, in repair order."""
+    for swap in sorted(swaps, key=lambda s: s["at_s"]):
+        a, b = swap["identities"]
+        window = (rows[:, TIME] > np.float32(swap["parted_s"])) & (rows[:, TIME] < np.float32(swap["at_s"]))
+        ids = rows[:, ID]
+        is_a, is_b = window & (ids == a), window & (ids == b)
+        ids[is_a], ids[is_b] = b, a
 
 
 class TracksSink:
@@ -82,13 +95,15 @@ class TracksSink:
         self._spool = open(self.spool_path, "wb")
 
     def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
-        block = spool_rows(frame.index + 1, dets)
+        block = spool_rows(frame.index + 1, dets, frame.time_s)
         if len(block):
             self._spool.write(block.tobytes())
 
     def close(self, summary: RunSummary) -> None:
         self._spool.close()
-        rows = np.fromfile(self.spool_path, dtype=np.float32).reshape(-1, COLUMNS)
+        rows = np.fromfile(self.spool_path, dtype=np.float32).reshape(-1, SPOOL_COLUMNS)
+        undo_swaps(rows, summary.merging.get("swaps_repaired") or [])
+        rows = np.ascontiguousarray(rows[:, :COLUMNS])
         if summary.view is not None and len(rows):
             rows[:, ID] = summary.view.final_ids(rows[:, ID].astype(np.int64))
         counted = np.isin(rows[:, ID], np.fromiter(summary.records, np.int64, len(summary.records)))

@@ -1,0 +1,107 @@
+"""Repair of tracker id swaps between two people who met: clothing colours before and after the meeting.
+
+When two people's boxes overlap (walking past or alongside each other), a motion tracker can give each the other's
+id afterwards; on PETS09-S2L1 such swaps are most of the identities that span two people. For every pair of
+identities whose boxes overlapped, the mean colours (``relink.colour_signature`` of unoccluded boxes) of each in
+the ``window_s`` before the meeting are compared with those in the ``window_s`` after they parted: when each one
+afterwards looks like the *other* one before (both cross distances at most ``max_colour_dist``) and the crossed
+pairing beats the straight one by ``margin`` (sum of the two distances), the people were swapped. Alike clothes
+give no verdict: nothing is changed then. State: a few seconds of colour samples per identity in view and one
+record per meeting in progress.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mivolo.core.boxes import intersection
+from tracking.relink import colour_distance
+
+
+@dataclass
+class Meeting:
+    first_s: float
+    last_s: float
+    before: tuple[np.ndarray, np.ndarray] | None  # mean colours of the two just before they met (None: unknown)
+
+
+@dataclass
+class SwapDetector:
+    window_s: float = 1.0
+    margin: float = 0.4
+    max_colour_dist: float = 0.35
+    min_samples: int = 3
+    give_up_s: float = 3.0  # a meeting whose pair is not both seen cleanly this long after parting is dropped
+    samples: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,)) of unoccluded boxes
+    meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
+
+    def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray,
+                clean: np.ndarray) -> None:
+        """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
+        ``(K, D)`` and whether each was unoccluded ``(K,) bool``."""
+        for identity, colour, ok in zip(ids.tolist(), colours, clean, strict=True):
+            if ok:
+                self.samples.setdefault(identity, deque()).append((time_s, colour))
+        for history in self.samples.values():
+            while history and history[0][0] < time_s - self.window_s - self.give_up_s:
+                history.popleft()
+        if len(ids) < 2:
+            return
+        overlap = intersection(np.asarray(xyxy, np.float32), np.asarray(xyxy, np.float32)) > 0
+        np.fill_diagonal(overlap, False)
+        for a, b in zip(*np.nonzero(np.triu(overlap)), strict=True):
+            key = (min(int(ids[a]), int(ids[b])), max(int(ids[a]), int(ids[b])))
+            if key[0] == key[1]:
+                continue
+            meeting = self.meetings.get(key)
+            if meeting is None:
+                self.meetings[key] = Meeting(time_s, time_s, self._means(key, time_s - self.window_s, time_s))
+            else:
+                meeting.last_s = time_s
+
+    def _means(self, key: tuple[int, int], start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray] | None:
+        means = []
+        for identity in key:
+            picked = [c for t, c in self.samples.get(identity, ()) if start_s <= t < end_s]
+            if len(picked) < self.min_samples:
+                return None
+            means.append(np.mean(picked, axis=0))
+        return means[0], means[1]
+
+    def decide(self, time_s: float) -> list[tuple[int, int, float]]:
+        """``(a, b, parted_s)``: pairs of identities whose people the tracker swapped when they met (and when they
+        parted); each meeting is judged once, ``window_s`` after the two parted."""
+        swaps, taken = [], set()
+        for key, meeting in list(self.meetings.items()):
+            if time_s - meeting.last_s < self.window_s:
+                continue
+            after = self._means(key, meeting.last_s + 1e-6, time_s + 1e-6) if meeting.before is not None else None
+            if after is None:
+                if meeting.before is None or time_s - meeting.last_s > self.give_up_s:
+                    del self.meetings[key]
+                continue
+            del self.meetings[key]
+            (a0, b0), (a1, b1) = meeting.before, after
+            straight = float(colour_distance(a0, a1) + colour_distance(b0, b1))
+            crossed = (float(colour_distance(a0, b1)), float(colour_distance(b0, a1)))
+            if max(crossed) <= self.max_colour_dist and sum(crossed) + self.margin <= straight \
+                    and not taken & set(key):
+                swaps.append((*key, meeting.last_s))
+                taken |= set(key)
+                self._exchange(key, meeting.last_s)
+        return swaps
+
+    def _exchange(self, key: tuple[int, int], since_s: float) -> None:
+        """After a repair, the samples taken since the pair parted belong to the other identity."""
+        a, b = (self.samples.setdefault(i, deque()) for i in key)
+        a_old, a_new = [s for s in a if s[0] <= since_s], [s for s in a if s[0] > since_s]
+        b_old, b_new = [s for s in b if s[0] <= since_s], [s for s in b if s[0] > since_s]
+        self.samples[key[0]], self.samples[key[1]] = deque(a_old + b_new), deque(b_old + a_new)
+
+    def forget(self, identities: set[int]) -> None:
+        for identity in identities:
+            self.samples.pop(identity, None)
+        self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}
