@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from benchmarks.merge_calibration import signature, summary
-from benchmarks.real import REAL, WEIGHTS, gt_pedestrians, read_mot
+from benchmarks.real import REAL, WEIGHTS, gt_pedestrians, read_mot, video_frames
 from mivolo.core.config import MergeConfig, TrackerConfig
 from mivolo.core.environment import configure_environment
 
@@ -48,22 +48,13 @@ def person_groups(clip: Path, embed, fps: float, frames: int = 0) -> dict[int, l
     step = max(1, int(round(INTERVAL_S * fps)))
     wanted = gt[(gt[:, 0].astype(int) - 1) % step == 0]
     samples: dict[int, list[tuple[float, np.ndarray]]] = {}
-    video = cv2.VideoCapture(str(next(clip.glob("*.avi"))))
-    frame_number = 0
-    while True:
-        ok, image = video.read()
-        if not ok:
-            break
-        frame_number += 1
-        if frames and frame_number > frames:
-            break
+    for frame_number, image in video_frames(next(clip.glob("*.avi")), frames):
         rows = wanted[wanted[:, 0] == frame_number]
         if not len(rows):
             continue
         xyxy = np.c_[rows[:, 2:4], rows[:, 2:4] + rows[:, 4:6]].astype(np.float32)
         for person, vector in zip(rows[:, 1].astype(int), embed(image, xyxy), strict=True):
             samples.setdefault(person, []).append(((frame_number - 1) / fps, vector))
-    video.release()
     return {p: [(s[k][0], signature(np.array([v for _, v in s[k:k + GROUP]])))
                 for k in range(0, len(s) - GROUP + 1, GROUP)] for p, s in samples.items()}
 

@@ -336,6 +336,23 @@ def gender_multiset(labels: list[str], predicted: list[str | None]) -> dict:
             "predicted": {"male": said.count("male"), "female": said.count("female"), "unknown": said.count(None)}}
 
 
+def video_frames(path: Path, limit: int = 0):
+    """(1-based frame number, BGR image) of a video file, the first ``limit`` frames (0: all)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        number = 0
+        while not limit or number < limit:
+            ok, image = capture.read()
+            if not ok:
+                return
+            number += 1
+            yield number, image
+    finally:
+        capture.release()
+
+
 def frame_width(path: Path) -> float:
     import cv2
 

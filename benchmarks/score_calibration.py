@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.isotonic import IsotonicRegression
 
 from benchmarks.face_gate import SHARED, labelled_items, load_frames
-from benchmarks.real import WEIGHTS, _iou, gt_pedestrians, read_mot
+from benchmarks.real import WEIGHTS, _iou, gt_pedestrians, read_mot, video_frames
 from mivolo.core.atomic import write_bytes_atomic
 from mivolo.core.config import DetectorConfig
 from mivolo.core.paths import CONFIGS_DIR
@@ -94,16 +94,8 @@ def person_frames(shared: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     pets = shared / "real" / "PETS09-S2L1"
     if (pets / "vtest.avi").is_file():
         gt = gt_pedestrians(read_mot(pets / "gt" / "gt.txt"))
-        cap = cv2.VideoCapture(str(pets / "vtest.avi"))
-        k = 0
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            k += 1
-            if k % PETS_STEP == 0:
-                out.append((image, gt[gt[:, 0] == k][:, 2:6]))
-        cap.release()
+        out += [(image, gt[gt[:, 0] == k][:, 2:6]) for k, image in video_frames(pets / "vtest.avi")
+                if k % PETS_STEP == 0]
     mot = shared / "mot" / "MOT17-02-FRCNN"
     if (mot / "gt" / "gt.txt").is_file():
         gt = gt_pedestrians(read_mot(mot / "gt" / "gt.txt"))
