@@ -97,6 +97,7 @@ def test_parallel_batch_matches_single_runs_and_a_bad_source_fails_alone(ray_loc
         assert comparable(batch) == comparable(single_runs[name])  # exactly the same people, labels, frames
         row = rows[name]
         assert row["status"] == "done" and row["identities"] == single_runs[name]["count"] > 0
+        assert row["people_estimate"] == single_runs[name]["people_estimate"]["people"]
         genders = [i["gender"] for i in single_runs[name]["identities"]]
         assert (row["men"], row["women"], row["unknown"]) == (genders.count("male"), genders.count("female"),
                                                               genders.count(None))
@@ -113,6 +114,7 @@ def test_parallel_batch_matches_single_runs_and_a_bad_source_fails_alone(ray_loc
     assert len(csv_lines) == 6 and csv_lines[-1].startswith("(total)") and "3 done, 1 failed" in csv_lines[-1]
     overview = (out / "report.html").read_text()  # the batch's own page: totals, and each source's report linked
     assert f'id="total-people">{result.totals["identities"]}<' in overview and 'id="sources">3 of 4<' in overview
+    assert f'id="people-estimate">{result.totals["people_estimate"]}<' in overview
     assert all(f'href="{n}/report.html"' in overview and (out / n / "report.html").is_file() for n in CLIP_PEOPLE)
     assert 'href="broken' not in overview and "failed: cannot open" in overview
     assert hidden_files(out) == []

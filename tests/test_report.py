@@ -278,3 +278,17 @@ def test_report_of_a_real_clip_shows_the_right_totals(tmp_path):
         with Chromium() as chromium:
             result = chromium.inspect(out / "report.html", expressions=CHECKS)
         assert result.errors == [] and list(result.values["tiles"].values()) == expected
+
+
+def test_the_people_estimate_is_shown_next_to_the_identities(folder):
+    content = json.loads((folder / "identities.json").read_text())
+    content["people_estimate"] = {"people": 3, "identities": 4, "refound": 1, "appeared_mid_picture": 1,
+                                  "vanished_mid_picture": 2, "max_gap_s": 5.0}
+    (folder / "identities.json").write_text(json.dumps(content))
+    html = build_report(folder).read_text()
+    assert tile(html, "total-people") == "4" and tile(html, "people-estimate") == "3"
+    assert 'id="estimate-note">4 identities, about 3 people: 1 of them appeared' in html
+    content["people_estimate"]["refound"], content["people_estimate"]["people"] = 0, 4
+    (folder / "identities.json").write_text(json.dumps(content))
+    html = build_report(folder).read_text()
+    assert tile(html, "people-estimate") == "4" and "estimate-note" not in html

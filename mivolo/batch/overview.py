@@ -41,7 +41,9 @@ def people_chart(rows: list[dict[str, Any]]) -> str:
 
 def _tiles(total: dict[str, Any]) -> str:
     tiles = [("sources", "sources", f"{total['done']} of {total['sources']}", ""),
-             ("total-people", "people counted", str(total["identities"]), ""),
+             ("total-people", "people counted (identities)", str(total["identities"]), ""),
+             ("people-estimate", "people, lost-and-found counted once (estimate)",
+              str(total.get("people_estimate", total["identities"])), ""),
              ("men", "men", str(total["men"]), "men"), ("women", "women", str(total["women"]), "women"),
              ("unknown", "gender unknown", str(total["unknown"]), "unknown"),
              ("video-length", "video analysed", duration(total["video_s"]), "")]

@@ -121,6 +121,17 @@ def _tiles(head: Headline) -> str:
     return tiles_html(tiles)
 
 
+def _estimate_note(data: ReportData) -> str:
+    """One sentence on the people estimate, when it differs from the identity count."""
+    estimate = data.people_estimate or {}
+    if not estimate.get("refound"):
+        return ""
+    return (f'<p class="sub" id="estimate-note">{estimate["identities"]} identities, about {estimate["people"]} '
+            f'people: {estimate["refound"]} of them appeared mid-picture shortly after and close to where another '
+            "vanished, and count as people found again (people enter and leave across the picture's edges). The "
+            "rows below stay apart; where people really come out of a door mid-picture the estimate is too low.</p>")
+
+
 def tiles_html(tiles: list[tuple[str, str, str, str]]) -> str:
     """The headline tiles: (element id, label, value, css class) each."""
     return "".join(f'<div class="tile {cls}"><span class="value" id="{key}">{escape(value)}</span>'
@@ -233,7 +244,7 @@ def page(data: ReportData, head: Headline, accuracy: Accuracy, charts: list[str]
 <body><main>
 <header><h1>Crowd report: {name}</h1>
 <p class="sub">{frames}{fps} · privacy level <b id="privacy">{escape(data.privacy)}</b></p></header>
-<section class="tiles" aria-label="totals">{_tiles(head)}</section>
+<section class="tiles" aria-label="totals">{_tiles(head)}</section>{_estimate_note(data)}
 <h2>Models and their measured accuracy</h2>{_models(data, accuracy)}
 <h2>Over time</h2><section class="charts">{figures}</section>
 <h2>People</h2>{_gallery(data)}
