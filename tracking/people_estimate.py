@@ -64,17 +64,33 @@ def estimate_people(ends: np.ndarray, frame_wh: tuple[int, int], start_s: float,
     first, last = ends[:, 0], ends[:, 1]
     appeared = np.flatnonzero(~at_edge(first[:, 1:], frame_wh, edge) & (first[:, 0] > start_s + settle_s))
     vanished = np.flatnonzero(~at_edge(last[:, 1:], frame_wh, edge))
+    pairs = _possible_pairs(first[appeared], last[vanished], max_gap_s, speed_h, reach_h, same=(appeared, vanished))
     refound = 0
-    if len(appeared) and len(vanished):
-        gap = first[appeared, 0][None, :] - last[vanished, 0][:, None]  # (V, A)
-        centre_v = (last[vanished, 1:3] + last[vanished, 3:5]) / 2
-        centre_a = (first[appeared, 1:3] + first[appeared, 3:5]) / 2
-        distance = np.linalg.norm(centre_v[:, None] - centre_a[None], axis=-1)
-        height = np.maximum((last[vanished, 4] - last[vanished, 2])[:, None],
-                            (first[appeared, 4] - first[appeared, 2])[None, :])
-        same = vanished[:, None] == appeared[None, :]
-        possible = (gap > 0) & (gap <= max_gap_s) & (distance <= height * (reach_h + speed_h * gap)) & ~same
-        if possible.any():
-            match = maximum_bipartite_matching(csr_matrix(possible.astype(np.int8)), perm_type="column")
-            refound = int((match >= 0).sum())
+    if len(pairs):
+        graph = csr_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),
+                           shape=(len(vanished), len(appeared)))
+        refound = int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
     return PeopleEstimate(len(ends) - refound, len(ends), refound, len(appeared), len(vanished), max_gap_s)
+
+
+def _possible_pairs(first: np.ndarray, last: np.ndarray, max_gap_s: float, speed_h: float, reach_h: float,
+                    same: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(P, 2) (vanished row, appeared row) pairs where the appearance ``first (A, 5)`` could be the vanishing
+    ``last (V, 5)`` found again: later by at most ``max_gap_s`` and within walking reach. Only appearances inside
+    each vanishing's time window are looked at (memory grows with the pairs, not with V x A)."""
+    appeared, vanished = same
+    order = np.argsort(first[:, 0], kind="stable")
+    times = first[order, 0]
+    pairs = []
+    for v, (t, x1, y1, x2, y2) in enumerate(last):
+        window = order[np.searchsorted(times, t, side="right"):np.searchsorted(times, t + max_gap_s, side="right")]
+        window = window[appeared[window] != vanished[v]]
+        if not len(window):
+            continue
+        gap = first[window, 0] - t
+        centre = (first[window, 1:3] + first[window, 3:5]) / 2
+        distance = np.hypot(centre[:, 0] - (x1 + x2) / 2, centre[:, 1] - (y1 + y2) / 2)
+        height = np.maximum(y2 - y1, first[window, 4] - first[window, 2])
+        reachable = window[distance <= height * (reach_h + speed_h * gap)]
+        pairs += [(v, a) for a in reachable.tolist()]
+    return np.array(pairs, np.int64).reshape(-1, 2)
