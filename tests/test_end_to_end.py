@@ -135,7 +135,8 @@ def _assert_outputs_complete(out: Path) -> dict:
     frames = run["frames_processed"]
     identities = json.loads((out / "identities.json").read_text())
     assert identities["count"] == run["identities"] == len(identities["identities"])
-    json.loads((out / "demographics.json").read_text())
+    assert identities["people_estimate"]["people"] == run["people_estimate"] <= run["identities"]
+    assert json.loads((out / "demographics.json").read_text())["people_estimate"] == identities["people_estimate"]
     tracks = np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2).reshape(-1, 10)
     assert len(tracks) == 0 or (tracks[:, 0].min() >= 1 and tracks[:, 0].max() <= frames)
     assert set(tracks[:, 1].astype(int)) <= {r["id"] for r in identities["identities"]}

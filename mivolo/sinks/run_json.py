@@ -46,6 +46,7 @@ def run_record(run: RunInfo, summary: RunSummary) -> dict:
         "fps": round(summary.fps, 2),
         "interrupted": summary.interrupted,
         "identities": summary.identities,
+        "people_estimate": (summary.people_estimate or {}).get("people"),
         "men": summary.men,
         "women": summary.women,
         "privacy": {"level": cfg.output.privacy, "keeps": KEEPS[cfg.output.privacy]},
