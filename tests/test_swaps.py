@@ -82,3 +82,26 @@ def test_the_merge_step_gives_each_person_their_id_back():
     assert len(report) == 1 and report[0]["identities"] == [1, 2] and report[0]["parted_s"] < report[0]["at_s"]
     off = MergeStep(MergeConfig(repair_swaps=False), None, 60.0)
     assert off.swaps is None
+
+
+def jump(young_is_the_old_person: bool) -> list:
+    """Only P (red/blue) is tracked, as 1, until Q (green/grey) shows up beside it at step 13: the tracker moves 1 onto
+    Q and starts 2 on P (a jump), or 1 stays on P and Q gets 2 (no jump)."""
+    detector, decided = SwapDetector(), []
+    for k in range(40):
+        t = 0.1 * k
+        p, q = box(150 + 12 * k), box(490 - 12 * k)
+        image = painted([(p, RED, BLUE), (q, GREEN, GREY)])
+        if k < 13:
+            ids, xyxy = np.array([1]), p[None]
+        else:
+            ids, xyxy = (np.array([2, 1]) if young_is_the_old_person else np.array([1, 2])), np.stack([p, q])
+        overlap = len(xyxy) == 2 and min(p[2], q[2]) > max(p[0], q[0])
+        detector.observe(t, ids, xyxy, colour_signature(image, xyxy), np.full(len(ids), not overlap))
+        decided += detector.decide(t)
+    return decided
+
+
+def test_a_tracker_that_jumped_to_someone_gives_its_identity_back_to_its_person():
+    assert [d[:2] for d in jump(young_is_the_old_person=True)] == [(1, 2)]
+    assert jump(young_is_the_old_person=False) == []

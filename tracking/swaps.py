@@ -5,8 +5,11 @@ id afterwards; on PETS09-S2L1 such swaps are most of the identities that span tw
 identities whose boxes overlapped, the mean colours (``relink.colour_signature`` of unoccluded boxes) of each in
 the ``window_s`` before the meeting are compared with those in the ``window_s`` after they parted: when each one
 afterwards looks like the *other* one before (both cross distances at most ``max_colour_dist``) and the crossed
-pairing beats the straight one by ``margin`` (sum of the two distances), the people were swapped. Alike clothes
-give no verdict: nothing is changed then. State: a few seconds of colour samples per identity in view and one
+pairing beats the straight one by ``margin`` (sum of the two distances), the people were swapped. A tracker can
+also jump from its person onto someone it met, while its own person walks on under a new id born at the meeting:
+when that young track looks like the old identity did before (at most ``max_colour_dist``) and the old identity
+afterwards does not (worse by ``margin``), the two identities are exchanged too. Alike clothes give no verdict:
+nothing is changed then. State: a few seconds of colour samples per identity in view and one
 record per meeting in progress.
 """
 
@@ -26,6 +29,8 @@ class Meeting:
     first_s: float
     last_s: float
     before: tuple[np.ndarray, np.ndarray] | None  # mean colours of the two just before they met (None: unknown)
+    young: int | None = None  # the one of the two that first appeared at the meeting (a tracker jump's new id)
+    before_old: np.ndarray | None = None  # then: the other's mean colour just before
 
 
 @dataclass
@@ -36,6 +41,7 @@ class SwapDetector:
     min_samples: int = 3
     give_up_s: float = 3.0  # a meeting whose pair is not both seen cleanly this long after parting is dropped
     samples: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,)) of unoccluded boxes
+    first_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was first seen
     meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
 
     def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray,
@@ -43,6 +49,7 @@ class SwapDetector:
         """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
         ``(K, D)`` and whether each was unoccluded ``(K,) bool``."""
         for identity, colour, ok in zip(ids.tolist(), colours, clean, strict=True):
+            self.first_s.setdefault(identity, time_s)
             if ok:
                 self.samples.setdefault(identity, deque()).append((time_s, colour))
         for history in self.samples.values():
@@ -58,9 +65,19 @@ class SwapDetector:
                 continue
             meeting = self.meetings.get(key)
             if meeting is None:
-                self.meetings[key] = Meeting(time_s, time_s, self._means(key, time_s - self.window_s, time_s))
+                self.meetings[key] = self._meeting(key, time_s)
             else:
                 meeting.last_s = time_s
+
+    def _meeting(self, key: tuple[int, int], time_s: float) -> Meeting:
+        meeting = Meeting(time_s, time_s, self._means(key, time_s - self.window_s, time_s))
+        young = [i for i in key if self.first_s.get(i, time_s) >= time_s - self.window_s]
+        if meeting.before is None and len(young) == 1:
+            old = key[1] if young[0] == key[0] else key[0]
+            picked = [c for t, c in self.samples.get(old, ()) if time_s - self.window_s <= t < time_s]
+            if len(picked) >= self.min_samples:
+                meeting.young, meeting.before_old = young[0], np.mean(picked, axis=0)
+        return meeting
 
     def _means(self, key: tuple[int, int], start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray] | None:
         means = []
@@ -78,21 +95,30 @@ class SwapDetector:
         for key, meeting in list(self.meetings.items()):
             if time_s - meeting.last_s < self.window_s:
                 continue
-            after = self._means(key, meeting.last_s + 1e-6, time_s + 1e-6) if meeting.before is not None else None
+            judged = meeting.before is not None or meeting.young is not None
+            after = self._means(key, meeting.last_s + 1e-6, time_s + 1e-6) if judged else None
             if after is None:
-                if meeting.before is None or time_s - meeting.last_s > self.give_up_s:
+                if not judged or time_s - meeting.last_s > self.give_up_s:
                     del self.meetings[key]
                 continue
             del self.meetings[key]
-            (a0, b0), (a1, b1) = meeting.before, after
-            straight = float(colour_distance(a0, a1) + colour_distance(b0, b1))
-            crossed = (float(colour_distance(a0, b1)), float(colour_distance(b0, a1)))
-            if max(crossed) <= self.max_colour_dist and sum(crossed) + self.margin <= straight \
-                    and not taken & set(key):
+            if self._swapped(key, meeting, after) and not taken & set(key):
                 swaps.append((*key, meeting.last_s))
                 taken |= set(key)
                 self._exchange(key, meeting.last_s)
         return swaps
+
+    def _swapped(self, key: tuple[int, int], meeting: Meeting, after: tuple[np.ndarray, np.ndarray]) -> bool:
+        """Whether the colours before and after the meeting say the two identities' people were exchanged."""
+        if meeting.before is not None:
+            (a0, b0), (a1, b1) = meeting.before, after
+            straight = float(colour_distance(a0, a1) + colour_distance(b0, b1))
+            crossed = (float(colour_distance(a0, b1)), float(colour_distance(b0, a1)))
+            return max(crossed) <= self.max_colour_dist and sum(crossed) + self.margin <= straight
+        old_after, young_after = (after[1], after[0]) if meeting.young == key[0] else (after[0], after[1])
+        kept = float(colour_distance(meeting.before_old, old_after))
+        moved = float(colour_distance(meeting.before_old, young_after))
+        return moved <= self.max_colour_dist and moved + self.margin <= kept
 
     def _exchange(self, key: tuple[int, int], since_s: float) -> None:
         """After a repair, the samples taken since the pair parted belong to the other identity."""
@@ -104,4 +130,5 @@ class SwapDetector:
     def forget(self, identities: set[int]) -> None:
         for identity in identities:
             self.samples.pop(identity, None)
+            self.first_s.pop(identity, None)
         self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}
