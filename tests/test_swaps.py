@@ -105,3 +105,12 @@ def jump(young_is_the_old_person: bool) -> list:
 def test_a_tracker_that_jumped_to_someone_gives_its_identity_back_to_its_person():
     assert [d[:2] for d in jump(young_is_the_old_person=True)] == [(1, 2)]
     assert jump(young_is_the_old_person=False) == []
+
+
+def test_state_stays_bounded_when_identities_come_and_go():
+    detector = SwapDetector()
+    colour = np.ones((1, 80), np.float32)
+    for k in range(600):  # a new identity every frame for a minute at 10 fps
+        detector.observe(0.1 * k, np.array([k]), box(300)[None], colour, np.array([True]))
+        detector.decide(0.1 * k)
+    assert len(detector.samples) <= 110 and len(detector.first_s) <= 110 and len(detector.last_s) <= 110

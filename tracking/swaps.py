@@ -42,6 +42,8 @@ class SwapDetector:
     give_up_s: float = 3.0  # a meeting whose pair is not both seen cleanly this long after parting is dropped
     samples: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,)) of unoccluded boxes
     first_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was first seen
+    last_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was last seen
+    stale_s: float = 10.0  # identities unseen this long are dropped (merged away, gone): state stays bounded
     meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
 
     def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray,
@@ -50,8 +52,10 @@ class SwapDetector:
         ``(K, D)`` and whether each was unoccluded ``(K,) bool``."""
         for identity, colour, ok in zip(ids.tolist(), colours, clean, strict=True):
             self.first_s.setdefault(identity, time_s)
+            self.last_s[identity] = time_s
             if ok:
                 self.samples.setdefault(identity, deque()).append((time_s, colour))
+        self.forget({i for i, t in self.last_s.items() if t < time_s - self.stale_s})
         for history in self.samples.values():
             while history and history[0][0] < time_s - self.window_s - self.give_up_s:
                 history.popleft()
@@ -128,7 +132,10 @@ class SwapDetector:
         self.samples[key[0]], self.samples[key[1]] = deque(a_old + b_new), deque(b_old + a_new)
 
     def forget(self, identities: set[int]) -> None:
+        if not identities:
+            return
         for identity in identities:
             self.samples.pop(identity, None)
             self.first_s.pop(identity, None)
+            self.last_s.pop(identity, None)
         self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}
