@@ -55,6 +55,8 @@ def test_installed_wheel_runs_its_console_scripts(installed, sample_clip, tmp_pa
     assert all(path.startswith(str(venv)) for path in where)  # the wheel's files, not the source tree
     assert sorted(p.name for p in Path(where[2]).glob("*.yaml")) == sorted(
         p.name for p in (ROOT / "mivolo" / "configs").glob("*.yaml"))
+    assert (Path(where[2]) / "score_calibration.json").read_bytes() == \
+        (ROOT / "mivolo" / "configs" / "score_calibration.json").read_bytes()  # detector scores on one scale
     for script in SCRIPTS:
         assert "usage:" in run([venv / "bin" / script, "--help"], tmp_path, env).stdout
     out = tmp_path / "out"
