@@ -153,8 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     items = labelled_items()
     face_images = load_frames(items, args.shared)
     people = person_frames(args.shared)
-    table: dict[str, dict] = {}
-    summary: dict[str, dict] = {}
+    try:  # models whose weights are missing here keep their earlier fits
+        table = {k: v for k, v in orjson.loads(TABLE.read_bytes()).items() if k != "note"}
+        summary = orjson.loads(RESULTS.read_bytes()).get("fits", {})
+    except (OSError, orjson.JSONDecodeError):
+        table, summary = {}, {}
+    measured: set[str] = set()
     for name, stack in STACKS.items():
         if any(not Path(v).is_file() for v in stack.values()):
             log.info("stack %s: weights missing; skipped", name)
@@ -165,8 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         for kind, model, (scores, truth) in (("face", faces, face_samples(detector, items, face_images)),
                                              ("person", persons, person_samples(detector, people))):
             result = fit(scores, truth)
-            if result is None or model in table.get(kind, {}):
+            if result is None or f"{kind}:{model}" in measured:
                 continue
+            measured.add(f"{kind}:{model}")
             table.setdefault(kind, {})[model] = {"raw": result["raw"], "calibrated": result["calibrated"]}
             summary[f"{kind}:{model}"] = {k: v for k, v in result.items() if k not in ("raw", "calibrated")}
             log.info("%s %s: %d real, %d not; share real at raw >= 0.5: %s", kind, model, result["real"],

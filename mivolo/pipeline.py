@@ -313,6 +313,8 @@ class Pipeline:
         states = state.identities.retire(now_s)
         if states:
             gone = {t for s in states for t in s.track_ids}
+            if state.merge is not None:  # after a swap repair a tracker id may show someone still in view
+                gone = state.merge.trackers_showing({s.track_id for s in states}, gone)
             state.tracker.forget(gone)
             if state.merge is not None:
                 state.merge.forget({s.track_id for s in states})

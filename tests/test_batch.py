@@ -330,3 +330,16 @@ def test_batch_with_no_sources_is_one_line_and_exit_2(tmp_path, capsys):
     assert demo.main(["--batch", str(tmp_path / "nothing-*.mp4"), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "matches no files" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_accepts_sources_finished_before_the_people_estimate_existed(tmp_path):
+    from mivolo.batch.listing import BatchSource
+    from mivolo.batch.results import completed_row, empty_row
+
+    item = BatchSource("cam", "cam.mp4", str(tmp_path / "cam.mp4"), "video", live=False)
+    row = {**empty_row(item, "done"), "identities": 4, "input": item.input}
+    row.pop("people_estimate")  # written by an earlier version
+    (tmp_path / "cam").mkdir()
+    (tmp_path / "cam" / "run.json").write_text(json.dumps({"batch": row}))
+    resumed = completed_row(tmp_path, item)
+    assert resumed is not None and resumed["people_estimate"] == 4 and resumed["resumed"]

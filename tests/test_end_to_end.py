@@ -77,8 +77,10 @@ def test_single_image(tmp_path):
     image = tmp_path / "astronaut.png"
     cv2.imwrite(str(image), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
     assert run_cli("--input", str(image), "--output", str(tmp_path / "out"), "--save-json") == 0
-    rows = json.loads((tmp_path / "out" / "identities.json").read_text())["identities"]
+    content = json.loads((tmp_path / "out" / "identities.json").read_text())
+    rows = content["identities"]
     assert len(rows) == 1 and rows[0]["gender"] == "female"
+    assert content["people_estimate"] is None  # separate images: nobody is tracked, nothing to estimate
 
 
 def subprocess_demo(*args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -85,3 +85,14 @@ def test_identities_keep_first_and_last_sightings_through_merges():
     see(merged, 9.0, 90, {1: [600, 190, 639, 290]})
     merged.retire()
     assert np.allclose(merged.ends[1][:, 0], [0.0, 9.0]) and merged.people_estimate().refound == 0
+
+
+def test_a_merge_keeps_the_earliest_first_and_the_latest_last_sighting():
+    ids = Identities(SettleConfig(), min_frames=1, min_seen_s=0.0)
+    see(ids, 1.0, 10, {1: [100, 190, 140, 290]})
+    see(ids, 2.0, 20, {2: [0, 190, 40, 290], 1: [120, 190, 160, 290]})  # 2 first seen later ...
+    see(ids, 5.0, 50, {2: [300, 190, 340, 290]})
+    ids.merge(1, 2)  # ... but 1 (seen from 1.0 s) joins 2: its first sighting wins; 2's last one stays
+    assert ids.tracks[2].ends[:, 0].tolist() == [1.0, 5.0]
+    assert ids.tracks[2].ends[0, 1:].tolist() == [100, 190, 140, 290]
+    assert ids.tracks[2].ends[1, 1:].tolist() == [300, 190, 340, 290]

@@ -114,3 +114,23 @@ def test_state_stays_bounded_when_identities_come_and_go():
         detector.observe(0.1 * k, np.array([k]), box(300)[None], colour, np.array([True]))
         detector.decide(0.1 * k)
     assert len(detector.samples) <= 110 and len(detector.first_s) <= 110 and len(detector.last_s) <= 110
+
+
+def test_a_repair_holds_when_one_of_the_two_is_missed_at_the_moment_of_decision():
+    from mivolo.core.config import MergeConfig
+    from mivolo.core.structures import PERSON, Detections
+    from tracking import MergeStep
+
+    step = MergeStep(MergeConfig(), None, 60.0)
+    for k in range(40):
+        p, q = box(150 + 12 * k), box(490 - 12 * k)
+        image = painted([(p, RED, BLUE), (q, GREEN, GREY)])
+        missed_q = 25 <= k <= 29  # the detector misses Q around the moment the swap is judged
+        boxes = np.stack([p]) if missed_q else np.stack([p, q])
+        dets = Detections.from_boxes(boxes, np.full(len(boxes), 0.9, np.float32), PERSON)
+        swapped = [2, 1] if k > 16 else [1, 2]
+        dets.track_id[:] = swapped[:len(boxes)]
+        last = step(image, 0.1 * k, dets).track_id.tolist()
+    assert last == [1, 2] and len(step.report()["swaps_repaired"]) == 1
+    # the identities that leave memory later are forgotten through the trackers that now show them
+    assert step.trackers_showing({1}, {1}) == {2} and step.trackers_showing({2}, {2}) == {1}

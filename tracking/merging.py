@@ -254,6 +254,7 @@ class MergeStep:
             if config.relink else None
         self.swaps = SwapDetector() if config.repair_swaps and self.relinker is not None else None
         self.swaps_repaired: list[dict] = []
+        self.shown_by: dict[int, int] = {}  # identity -> the tracker id that last showed its person
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
@@ -279,7 +280,7 @@ class MergeStep:
         if self.relinker is not None:
             self._relink(time_s)
         if self.swaps is not None:
-            self._repair_swaps(time_s, raw[persons])
+            self._repair_swaps(time_s)
         dets.track_id[:] = self.merger.resolve(raw)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
@@ -305,6 +306,7 @@ class MergeStep:
         people = self.merger.resolve(tracks)
         colours, clean = self.relinker.observe(image, time_s, people, xyxy)
         if self.swaps is not None:
+            self.shown_by.update(zip(people.tolist(), np.asarray(tracks).tolist(), strict=True))
             self.swaps.observe(time_s, people, xyxy, colours, clean)
 
     def _relink(self, time_s: float) -> None:
@@ -315,15 +317,25 @@ class MergeStep:
             merge.cue = "motion+colour"
             self._report(merge, merge.cue)
 
-    def _repair_swaps(self, time_s: float, person_tracks: np.ndarray) -> None:
+    def _repair_swaps(self, time_s: float) -> None:
         """Two identities whose people the tracker swapped when they met get their people back: the tracker ids
-        now showing each are mapped to the other identity (``tracking.swaps``)."""
+        that last showed each are mapped to the other identity (``tracking.swaps``). Both identities are then done
+        with face/body/relink merging as the merging side (their tracker ids no longer carry their own identity);
+        others can still join them."""
         for a, b, parted_s in self.swaps.decide(time_s):
-            showing = {int(i): int(t) for t, i in zip(person_tracks, self.merger.resolve(person_tracks), strict=True)}
-            if a not in showing or b not in showing:
+            ta, tb = self.shown_by.get(a), self.shown_by.get(b)
+            if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
                 continue
-            self.merger.parent[showing[a]], self.merger.parent[showing[b]] = b, a
+            self.merger.parent[ta], self.merger.parent[tb] = b, a
+            self.shown_by[a], self.shown_by[b] = tb, ta
+            self.swaps.exchange((a, b), parted_s)
             self.swaps_repaired.append({"identities": [a, b], "parted_s": float(parted_s), "at_s": float(time_s)})
+
+    def trackers_showing(self, identities: set[int], candidates: set[int]) -> set[int]:
+        """Of ``candidates`` (tracker ids) and the tracker ids mapped to ``identities``, those that now show one
+        of ``identities`` (after a swap repair a tracker id shows another identity than its own number)."""
+        mapped = {t for t, i in self.merger.parent.items() if i in identities}
+        return {t for t in candidates | mapped if self.merger.identity_of(t) in identities}
 
     def _colours_disagree(self, track_id: int, identity: int) -> bool:
         frags = self.relinker.fragments if self.relinker is not None else {}
@@ -409,6 +421,8 @@ class MergeStep:
             self.relinker.forget(identity_ids)
         if self.swaps is not None:
             self.swaps.forget(identity_ids)
+            for identity in identity_ids:
+                self.shown_by.pop(identity, None)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 

@@ -94,7 +94,8 @@ class SwapDetector:
 
     def decide(self, time_s: float) -> list[tuple[int, int, float]]:
         """``(a, b, parted_s)``: pairs of identities whose people the tracker swapped when they met (and when they
-        parted); each meeting is judged once, ``window_s`` after the two parted."""
+        parted); each meeting is judged once, ``window_s`` after the two parted. The caller that gives the people
+        their ids back calls ``exchange``."""
         swaps, taken = [], set()
         for key, meeting in list(self.meetings.items()):
             if time_s - meeting.last_s < self.window_s:
@@ -109,7 +110,6 @@ class SwapDetector:
             if self._swapped(key, meeting, after) and not taken & set(key):
                 swaps.append((*key, meeting.last_s))
                 taken |= set(key)
-                self._exchange(key, meeting.last_s)
         return swaps
 
     def _swapped(self, key: tuple[int, int], meeting: Meeting, after: tuple[np.ndarray, np.ndarray]) -> bool:
@@ -124,7 +124,7 @@ class SwapDetector:
         moved = float(colour_distance(meeting.before_old, young_after))
         return moved <= self.max_colour_dist and moved + self.margin <= kept
 
-    def _exchange(self, key: tuple[int, int], since_s: float) -> None:
+    def exchange(self, key: tuple[int, int], since_s: float) -> None:
         """After a repair, the samples taken since the pair parted belong to the other identity."""
         a, b = (self.samples.setdefault(i, deque()) for i in key)
         a_old, a_new = [s for s in a if s[0] <= since_s], [s for s in a if s[0] > since_s]

@@ -87,6 +87,7 @@ def completed_row(out_dir: Path, item: BatchSource) -> dict[str, Any] | None:
     row = run.get("batch") if isinstance(run, dict) else None
     if not isinstance(row, dict) or row.get("status") != "done" or row.get("input") != item.input:
         return None
+    row = {"people_estimate": row.get("identities"), **row}  # rows of batches from before the estimate existed
     if run.get("interrupted") or not set(row) >= set(empty_row(item, "done")):
         return None
     return {**{k: v for k, v in row.items() if k != "input"}, "name": item.name, "resumed": True}
