@@ -254,7 +254,6 @@ class MergeStep:
             if config.relink else None
         self.swaps = SwapDetector() if config.repair_swaps and self.relinker is not None else None
         self.swaps_repaired: list[dict] = []
-        self.shown_by: dict[int, int] = {}  # identity -> the tracker id that last showed its person
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
@@ -306,8 +305,7 @@ class MergeStep:
         people = self.merger.resolve(tracks)
         colours, clean = self.relinker.observe(image, time_s, people, xyxy)
         if self.swaps is not None:
-            self.shown_by.update(zip(people.tolist(), np.asarray(tracks).tolist(), strict=True))
-            self.swaps.observe(time_s, people, xyxy, colours, clean)
+            self.swaps.observe(time_s, people, xyxy, colours, clean, tracks)
 
     def _relink(self, time_s: float) -> None:
         for link in self.relinker.decide(time_s):
@@ -323,11 +321,10 @@ class MergeStep:
         with face/body/relink merging as the merging side (their tracker ids no longer carry their own identity);
         others can still join them."""
         for a, b, parted_s in self.swaps.decide(time_s):
-            ta, tb = self.shown_by.get(a), self.shown_by.get(b)
+            ta, tb = self.swaps.shown_by.get(a), self.swaps.shown_by.get(b)
             if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
                 continue
             self.merger.parent[ta], self.merger.parent[tb] = b, a
-            self.shown_by[a], self.shown_by[b] = tb, ta
             self.swaps.exchange((a, b), parted_s)
             self.swaps_repaired.append({"identities": [a, b], "parted_s": float(parted_s), "at_s": float(time_s)})
 
@@ -421,8 +418,6 @@ class MergeStep:
             self.relinker.forget(identity_ids)
         if self.swaps is not None:
             self.swaps.forget(identity_ids)
-            for identity in identity_ids:
-                self.shown_by.pop(identity, None)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 

@@ -43,16 +43,21 @@ class SwapDetector:
     samples: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,)) of unoccluded boxes
     first_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was first seen
     last_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was last seen
+    shown_by: dict[int, int] = field(default_factory=dict)  # identity -> the tracker id that last showed its person
     stale_s: float = 10.0  # identities unseen this long are dropped (merged away, gone): state stays bounded
     meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
 
     def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray,
-                clean: np.ndarray) -> None:
+                clean: np.ndarray, tracks: np.ndarray | None = None) -> None:
         """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
-        ``(K, D)`` and whether each was unoccluded ``(K,) bool``."""
-        for identity, colour, ok in zip(ids.tolist(), colours, clean, strict=True):
+        ``(K, D)``, whether each was unoccluded ``(K,) bool`` and the tracker ids showing them ``(K,)`` (default:
+        the identity ids)."""
+        tracks = ids if tracks is None else tracks
+        for identity, track, colour, ok in zip(ids.tolist(), np.asarray(tracks).tolist(), colours, clean,
+                                               strict=True):
             self.first_s.setdefault(identity, time_s)
             self.last_s[identity] = time_s
+            self.shown_by[identity] = track
             if ok:
                 self.samples.setdefault(identity, deque()).append((time_s, colour))
         self.forget({i for i, t in self.last_s.items() if t < time_s - self.stale_s})
@@ -130,6 +135,9 @@ class SwapDetector:
         a_old, a_new = [s for s in a if s[0] <= since_s], [s for s in a if s[0] > since_s]
         b_old, b_new = [s for s in b if s[0] <= since_s], [s for s in b if s[0] > since_s]
         self.samples[key[0]], self.samples[key[1]] = deque(a_old + b_new), deque(b_old + a_new)
+        shown = self.shown_by
+        if key[0] in shown and key[1] in shown:  # each tracker id now shows the other identity
+            shown[key[0]], shown[key[1]] = shown[key[1]], shown[key[0]]
 
     def forget(self, identities: set[int]) -> None:
         if not identities:
@@ -138,4 +146,5 @@ class SwapDetector:
             self.samples.pop(identity, None)
             self.first_s.pop(identity, None)
             self.last_s.pop(identity, None)
+            self.shown_by.pop(identity, None)
         self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}

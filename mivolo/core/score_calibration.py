@@ -9,6 +9,7 @@ does not name keep their raw scores (``calibrated_models`` says which are on the
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,7 @@ class ScoreCalibration:
     @classmethod
     def for_models(cls, models: dict[str, str] | None, table: Path = TABLE) -> ScoreCalibration:
         """The calibration of a detector's ``models`` ({"persons": name, "faces": name}); empty without a table."""
-        try:
-            entries = orjson.loads(table.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            log.warning("no detector score calibration (%s unreadable): --min-detection-conf compares raw scores",
-                        table)
-            entries = {}
+        entries = _table(table)
         result = cls()
         for kind, (section, key) in KINDS.items():
             name = (models or {}).get(key)
@@ -71,3 +67,13 @@ class ScoreCalibration:
             result.knots[kind] = (np.asarray(entry["raw"], np.float64), np.asarray(entry["calibrated"], np.float64))
             result.calibrated_models[section] = name
         return result
+
+
+@functools.lru_cache(maxsize=4)
+def _table(path: Path) -> dict:
+    """The calibration table, read once per process (the detector and the settling stage both ask)."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        log.warning("no detector score calibration (%s unreadable): --min-detection-conf compares raw scores", path)
+        return {}
