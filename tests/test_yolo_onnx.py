@@ -13,6 +13,7 @@ from mivolo.core.config import DetectorConfig
 from mivolo.core.errors import UserError
 from mivolo.detection import build_detector
 from mivolo.detection.onnx_models import ort_session
+from mivolo.detection.persons_and_faces import build_face_finder
 from mivolo.detection.yolo_onnx import YoloOnnxModel, yolo_onnx_layout
 
 pytest.importorskip("onnx")  # ultralytics' ONNX export needs it (test extra)
@@ -181,7 +182,9 @@ def test_coco_export_gets_faces_from_the_face_finder(tmp_path, sample_clip):
     onnx = export(random_yolo(tmp_path / "coco.pt", coco))
     assert ort_session(onnx).get_outputs()[0].shape == [1, 84, 2100]
     detector = build_detector(DetectorConfig(weights=str(onnx), person_conf=0.3))
-    assert detector.models == {"persons": "yolo-onnx:coco.onnx", "faces": "crops"}
+    face_names = "+".join(build_face_finder(DetectorConfig())[1])  # the face models, named as calibrated
+    assert face_names.startswith("blazeface")
+    assert detector.models == {"persons": "yolo-onnx:coco.onnx", "faces": face_names}
     dets = detector(noise(480, 640))
     assert dets.person_rows().size > 0  # random persons at 0.3, their faces searched in crops (none in noise)
     out = tmp_path / "out"

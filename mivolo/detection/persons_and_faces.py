@@ -13,12 +13,11 @@ import logging
 import numpy as np
 
 from mivolo.core.config import DetectorConfig
-from mivolo.core.score_calibration import ScoreCalibration
+from mivolo.core.score_calibration import calibrated_person_conf
 from mivolo.core.structures import PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder, faces_with_sources
 
 log = logging.getLogger(__name__)
-MOSTLY_REAL = 0.5  # without --person-conf, boxes of scores whose calibrated share real is below this are dropped
 
 
 def build_face_detectors(config: DetectorConfig) -> tuple[object | None, object | None, list[str]]:
@@ -114,11 +113,7 @@ class PersonsAndFaces:
         self.models = {"persons": self.persons.name, "faces": "+".join(face_names) or "none"}
         self.person_conf = self._floor = config.person_floor()
         if config.person_conf is None:  # not set: also drop boxes of a score this model mostly gets wrong
-            mostly_real = ScoreCalibration.for_models({"persons": self.persons.name}).raw_reaching(PERSON, MOSTLY_REAL)
-            if mostly_real is not None and mostly_real > self.person_conf:
-                log.info("person threshold %.2f for %s: its boxes below that were real less than half the time on "
-                         "labelled real footage (benchmarks/score_calibration.py)", mostly_real, self.persons.name)
-                self.person_conf = mostly_real
+            self.person_conf = calibrated_person_conf(self.persons.name, self._floor)
 
     def __call__(self, image: np.ndarray) -> Detections:
         person_xyxy, person_conf = self.persons(image)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from mivolo.core.config import DetectorConfig
 from mivolo.core.environment import configure_environment
 from mivolo.core.errors import UserError
+from mivolo.core.score_calibration import calibrated_person_conf
 from mivolo.core.structures import FACE, PERSON, Detections
 from mivolo.detection.faces_in_persons import FaceFinder
 
@@ -48,10 +50,11 @@ def split_persons_and_faces(image: np.ndarray, xyxy: np.ndarray, conf: np.ndarra
     return persons
 
 
-def models_entry(name: str, person_ids: list[int], face_ids: list[int], face_finder: FaceFinder | None) -> dict:
-    """run.json ``models`` of a YOLO detector: who found the persons and who the faces."""
+def models_entry(name: str, person_ids: list[int], face_ids: list[int], face_names: list[str]) -> dict:
+    """run.json ``models`` of a YOLO detector: who found the persons and who the faces (the YOLO model itself, or
+    the face finder's models, by the names the score calibration knows them by)."""
     return {"persons": name if person_ids else "none",
-            "faces": name if face_ids else ("crops" if face_finder is not None else "none")}
+            "faces": name if face_ids else ("+".join(face_names) or "none")}
 
 
 EXPORT_PACKAGES = {"openvino": "openvino", "engine": "tensorrt"}
@@ -85,7 +88,8 @@ def check_ultralytics_weights(path: Path) -> bool:
 
 
 class UltralyticsDetector:
-    def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None) -> None:
+    def __init__(self, config: DetectorConfig, device: str, half: bool, face_finder: FaceFinder | None,
+                 face_names: list[str] | None = None) -> None:
         import torch
 
         path = Path(config.weights or "")
@@ -101,20 +105,31 @@ class UltralyticsDetector:
             raise UserError(f"{path} is not an ultralytics YOLO detection checkpoint: "
                             f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
         self.person_ids, self.face_ids = person_and_face_classes(model_names, path)
+        self.models = models_entry(f"yolo:{path.name}", self.person_ids, self.face_ids,
+                                   (face_names or ["faces"]) if face_finder is not None else [])
+        if config.person_conf is None and self.person_ids:  # not set: also drop boxes this model mostly gets wrong
+            config = replace(config, person_conf=calibrated_person_conf(self.models["persons"], config.person_floor()))
         self.config = config
         self.device = device
         self.half = half and device.startswith("cuda")
         self.face_finder = face_finder if not self.face_ids else None
         self._threads = threads
-        self.models = models_entry(f"yolo:{path.name}", self.person_ids, self.face_ids, face_finder)
+        if not self.exported:
+            # ultralytics sets up its predictor on the first call (about a second): pay it here, with the loading,
+            # not on the first frame of a run
+            self.model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=self.config.imgsz or 640, device=device,
+                               verbose=False)
+            torch.set_num_threads(threads)
 
     def __call__(self, image: np.ndarray) -> Detections:
         import torch
 
-        size = {} if self.exported else {"imgsz": self.config.imgsz}  # an export has its own fixed size
-        result = self.model.predict(image, **size, conf=min(self.config.person_floor(),
-                                    self.config.face_conf), iou=self.config.nms_iou, device=self.device,
-                                    half=self.half, classes=self.person_ids + self.face_ids, verbose=False)[0]
+        options = {} if self.exported else {"imgsz": self.config.imgsz or 640}  # an export has its own fixed size
+        if self.half:  # passed only when on: ultralytics >= 8.4 warns on every call that passes half at all
+            options["half"] = True
+        result = self.model.predict(image, **options, conf=min(self.config.person_floor(), self.config.face_conf),
+                                    iou=self.config.nms_iou, device=self.device,
+                                    classes=self.person_ids + self.face_ids, verbose=False)[0]
         torch.set_num_threads(self._threads)  # ultralytics lowers it to cores-1 for the whole process
         boxes = result.boxes
         return split_persons_and_faces(image, boxes.xyxy.cpu().numpy().astype(np.float32),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -19,6 +19,7 @@ import numpy as np
 
 from mivolo.core.boxes import clip_boxes, nms
 from mivolo.core.errors import UserError
+from mivolo.core.score_calibration import calibrated_person_conf
 
 log = logging.getLogger(__name__)
 MAX_DET = 300
@@ -183,11 +184,13 @@ class UltralyticsOnnxDetector:
         from mivolo.detection.ultralytics_yolo import models_entry, person_and_face_classes
 
         self.person_ids, self.face_ids = person_and_face_classes(layout.names, path)
-        self.config = config
-        self.face_finder = None if self.face_ids else face_finder_builder(config)[0]
+        self.face_finder, face_names = (None, []) if self.face_ids else face_finder_builder(config)
         self.model = YoloOnnxModel(path, session, layout, min(config.person_floor(), config.face_conf), config.nms_iou,
                                    self.person_ids + self.face_ids)
-        self.models = models_entry(self.model.name, self.person_ids, self.face_ids, self.face_finder)
+        self.models = models_entry(self.model.name, self.person_ids, self.face_ids, face_names)
+        if config.person_conf is None and self.person_ids:  # not set: also drop boxes this model mostly gets wrong
+            config = replace(config, person_conf=calibrated_person_conf(self.model.name, config.person_floor()))
+        self.config = config
         log.debug("%s: %dx%d input, %s output, classes %s", path, layout.height, layout.width,
                   "end-to-end" if layout.end2end else "raw", layout.names)
 

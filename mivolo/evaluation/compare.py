@@ -20,7 +20,7 @@ from mivolo.core.atomic import write_bytes_atomic, write_json_atomic
 from mivolo.core.config import PipelineConfig, TrackerConfig
 from mivolo.core.errors import UserError
 from mivolo.core.structures import PERSON, Detections
-from mivolo.sinks.tracks import interpolate_gaps, mot_text
+from mivolo.sinks.tracks import interpolate_gaps, mot_text, smooth_tracks
 
 log = logging.getLogger(__name__)
 MIN_FRAMES = 3
@@ -95,8 +95,9 @@ def _frames(seq: Sequence):
         yield image if image is not None else blank
 
 
-def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpolate: int = 0) -> tuple[np.ndarray, dict]:
-    """MOT rows of one tracking run over cached detections, and its timings."""
+def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpolate: int = 0,
+                   smooth_s: float = 0.0) -> tuple[np.ndarray, dict]:
+    """MOT rows of one tracking run over cached detections (post-processed as tracks.txt is), and its timings."""
     from reid_models import load_custom_reid
     from tracking import Tracker
 
@@ -116,7 +117,7 @@ def track_sequence(seq: Sequence, tracker_yaml: str, reid: str | None, interpola
     if len(table):
         ids, counts = np.unique(table[:, 1], return_counts=True)
         table = table[np.isin(table[:, 1], ids[counts >= MIN_FRAMES])]  # as the pipeline: 3 frames make a person
-    table = interpolate_gaps(table, interpolate)
+    table = smooth_tracks(interpolate_gaps(table, interpolate), smooth_s * seq.fps)
     frames = max(len(seq.boxes), 1)
     return table, {"track_ms_per_frame": round(1000 * spent / frames, 2),
                    "identities": int(len(np.unique(table[:, 1]))) if len(table) else 0}
@@ -152,7 +153,7 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
     shorts = short_names([label if weights else "baseline" for label, weights in settings])
     for (label, weights), short in zip(settings, shorts, strict=True):
         start = time.perf_counter()
-        table, stats = track_sequence(seq, config.tracker.tracker, weights, interpolate)
+        table, stats = track_sequence(seq, config.tracker.tracker, weights, interpolate, config.tracker.smooth_s)
         seconds = time.perf_counter() - start
         tracks_path = out_dir / f"tracks_{short}.txt"
         write_bytes_atomic(tracks_path, mot_text(table).encode())
@@ -171,7 +172,8 @@ def run_compare(config: PipelineConfig, models: list[str], gt: str | None, inter
         rows.append(row)
         log.info("%s: %s", label, {k: v for k, v in row.items() if k not in ("reid", "tracker")})
     result = {"sequence": seq.name, "detections": "public det.txt" if seq.video is None else "cached detector run",
-              "interpolate_max_gap": interpolate, "ground_truth": str(gt_path) if gt_path else None, "runs": rows}
+              "interpolate_max_gap": interpolate, "smooth_s": config.tracker.smooth_s,
+              "ground_truth": str(gt_path) if gt_path else None, "runs": rows}
     write_json_atomic(out_dir / "compare.json", result)
     write_bytes_atomic(out_dir / "compare.md", compare_markdown(result).encode())
     return result

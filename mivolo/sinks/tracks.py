@@ -3,8 +3,9 @@
 During the run each frame's tracked rows go to a hidden spool file (9 float32 per box, memory stays flat). At
 close the rows are read back once, rows between a tracker id swap and its repair (the merge step's
 ``swaps_repaired``: from when the two people parted) get their right ids, ids are replaced by the identity they
-ended up in (later merges), track breaks of up to ``interpolate`` frames are filled, and ``tracks.txt`` is
-written; ``final_rows`` keeps them for the video's second pass. Frame numbers are 1-based everywhere (MOTChallenge).
+ended up in (later merges), track breaks of up to ``interpolate`` frames are filled, each track's boxes are
+smoothed over time (Gaussian, sigma ``smooth_s`` seconds), and ``tracks.txt`` is written; ``final_rows`` keeps
+them for the video's second pass. Frame numbers are 1-based everywhere (MOTChallenge).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def mot_text(rows: np.ndarray) -> str:
                    for r in rows)
 
 
+def _track_order(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by (id, frame) and the start index of each id's run in that order (one sort, no per-id scans)."""
+    order = np.lexsort((rows[:, 0], rows[:, 1]))
+    ids = rows[order, 1]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return order, starts
+
+
 def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     """Fill breaks of at most ``max_gap`` frames inside each track by linear interpolation of the box.
 
@@ -38,24 +47,51 @@ def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     """
     if max_gap <= 0 or len(rows) == 0:
         return rows
+    order, _ = _track_order(rows)
+    track = rows[order]
+    gaps = np.diff(track[:, 0])
+    same = track[1:, 1] == track[:-1, 1]
     added = []
-    for tid in np.unique(rows[:, 1]):
-        track = rows[rows[:, 1] == tid]
-        track = track[np.argsort(track[:, 0], kind="stable")]
-        gaps = np.diff(track[:, 0])
-        for k in np.flatnonzero((gaps > 1) & (gaps <= max_gap + 1)):
-            a, b = track[k], track[k + 1]
-            steps = np.arange(a[0] + 1, b[0])
-            t = ((steps - a[0]) / (b[0] - a[0]))[:, None]
-            block = np.repeat(a[None, :], len(steps), axis=0)
-            block[:, 0] = steps
-            block[:, 2:6] = a[2:6] + t * (b[2:6] - a[2:6])
-            block[:, 6] = min(a[6], b[6])
-            added.append(block)
+    for k in np.flatnonzero(same & (gaps > 1) & (gaps <= max_gap + 1)):
+        a, b = track[k], track[k + 1]
+        steps = np.arange(a[0] + 1, b[0])
+        t = ((steps - a[0]) / (b[0] - a[0]))[:, None]
+        block = np.repeat(a[None, :], len(steps), axis=0)
+        block[:, 0] = steps
+        block[:, 2:6] = a[2:6] + t * (b[2:6] - a[2:6])
+        block[:, 6] = min(a[6], b[6])
+        added.append(block)
     if not added:
         return rows
     out = np.vstack([rows, *added])
     return out[np.lexsort((out[:, 1], out[:, 0]))]
+
+
+def smooth_tracks(rows: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Gaussian smoothing over time of each track's box, within runs of consecutive frames (never across a break).
+
+    rows: (N, >=6) MOT rows (frame, id, then four box columns); returns a copy with columns 2:6 replaced by their
+    Gaussian-weighted mean over the frames within 3 sigma (weights renormalised at a run's ends, so a track's first
+    and last boxes stay where they were seen, on average). Detector boxes jitter by several pixels from frame to
+    frame (parts of a neighbour, a swinging arm); the person does not.
+    """
+    out = rows.copy()
+    if sigma_frames <= 0 or len(rows) < 2:
+        return out
+    half = max(1, int(np.ceil(3 * sigma_frames)))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_frames) ** 2)
+    order, _ = _track_order(rows)
+    track = rows[order]
+    cut = (np.diff(track[:, 0]) != 1) | (track[1:, 1] != track[:-1, 1])
+    bounds = np.r_[0, np.flatnonzero(cut) + 1, len(track)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a < 2:
+            continue
+        keep = slice(half, half + b - a)  # "full" then cut: also right for runs shorter than the kernel
+        norm = np.convolve(np.ones(b - a), kernel)[keep]
+        for col in range(2, 6):
+            out[order[a:b], col] = np.convolve(track[a:b, col], kernel)[keep] / norm
+    return out
 
 
 def spool_rows(frame_number: int, dets: Detections, time_s: float = 0.0) -> np.ndarray:
@@ -82,8 +118,10 @@ def undo_swaps(rows: np.ndarray, swaps: list[dict]) -> None:
 class TracksSink:
     """``tracks.txt``: one line per tracked person (or face without a person) per frame, final identity ids."""
 
-    def __init__(self, interpolate: int = 0, keep_rows: bool = False) -> None:
+    def __init__(self, interpolate: int = 0, keep_rows: bool = False, smooth_s: float = 0.0) -> None:
         self.interpolate = interpolate
+        self.smooth_s = smooth_s  # sigma of the Gaussian smoothing of boxes over time, seconds (0: off)
+        self.fps = 0.0
         self.keep_rows = keep_rows  # keep ``final_rows`` after close (the video's second pass reads them)
         self.final_rows: np.ndarray = np.zeros((0, COLUMNS), np.float32)
         self.spool_path: Path | None = None
@@ -92,6 +130,7 @@ class TracksSink:
     def open(self, run: RunInfo) -> None:
         self.path = run.output_dir / "tracks.txt"
         self.spool_path = run.output_dir / ".tracks.spool"
+        self.fps = 0.0 if run.source.independent_frames else float(run.source.fps or 0.0)
         self._spool = open(self.spool_path, "wb")
 
     def write(self, frame: Frame, dets: Detections, identities: IdentityView) -> None:
@@ -119,12 +158,14 @@ class TracksSink:
             self.final_rows = self.final_rows[:0]
 
     def _fill_gaps(self, rows: np.ndarray) -> np.ndarray:
-        """Interpolate person and lone-face rows (the boxes that stand for a person); faces of persons as they are."""
-        if self.interpolate <= 0 or len(rows) == 0:
+        """Interpolate, then smooth, person and lone-face rows (the boxes that stand for a person); faces of persons
+        as they are."""
+        sigma = self.smooth_s * self.fps
+        if (self.interpolate <= 0 and sigma <= 0) or len(rows) == 0:
             return rows[np.lexsort((rows[:, ID], rows[:, FRAME]))]
         tracked = rows[:, KIND] != PAIRED_FACE_ROW
         as_mot = rows[tracked][:, [FRAME, ID, X1, Y1, X2, Y2, CONF, KIND]]  # x1..y2 interpolate like x, y, w, h
-        filled = interpolate_gaps(as_mot, self.interpolate)[:, [0, 1, 7, 2, 3, 4, 5, 6]]
+        filled = smooth_tracks(interpolate_gaps(as_mot, self.interpolate), sigma)[:, [0, 1, 7, 2, 3, 4, 5, 6]]
         out = np.vstack([filled, rows[~tracked]]).astype(np.float32)
         return out[np.lexsort((out[:, ID], out[:, FRAME]))]
 
