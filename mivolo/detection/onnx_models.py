@@ -19,6 +19,9 @@ def ort_session(path: Path):
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: some exports list weights as inputs, which ORT warns about per tensor
+    # no busy-waiting of ORT's threads after a run: the other stages of the frame (OpenCV DNN faces, dlib, the
+    # tracker) need those cores right away
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

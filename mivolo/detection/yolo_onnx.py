@@ -23,6 +23,7 @@ from mivolo.core.score_calibration import calibrated_person_conf
 
 log = logging.getLogger(__name__)
 MAX_DET = 300
+STRIDE = 32  # a YOLO input side is a multiple of its largest stride
 MAX_WH = 7680  # class offset for class-aware NMS in one pass (as ultralytics)
 
 
@@ -36,6 +37,8 @@ class YoloOnnxLayout:
     end2end: bool
     input_name: str
     fp16_input: bool
+    dynamic: bool = False  # any input size: letterboxed to height x width's scale, padded to a multiple of 32
+    model_name: str | None = None  # the name the file gives itself (our export of the bundled YOLOv8n)
 
 
 def _metadata(session) -> dict[str, str]:
@@ -69,11 +72,23 @@ def yolo_onnx_layout(session, path: Path) -> YoloOnnxLayout | None:
         raise UserError(f"{path}: output {outputs[0].shape} does not fit its {len(names)} classes (4 + classes rows)")
     elif end2end and dims[1] != 6:
         raise UserError(f"{path}: end-to-end output {outputs[0].shape} is not (1, detections, 6)")
+    dynamic = not all(isinstance(d, int) for d in inputs[0].shape[2:])
     size = _literal(meta.get("imgsz"), None) or inputs[0].shape[2:]
     if not all(isinstance(s, int) for s in size):
         size = [640, 640]  # dynamic export: ultralytics' default size
     return YoloOnnxLayout(int(size[0]), int(size[1]), names, end2end, inputs[0].name,
-                          inputs[0].type == "tensor(float16)")
+                          inputs[0].type == "tensor(float16)", dynamic, meta.get("model_name"))
+
+
+def input_size(layout: YoloOnnxLayout, height: int, width: int) -> tuple[int, int]:
+    """The network input (height, width) for a ``height`` x ``width`` frame: the layout's fixed size, or for a
+    dynamic export the frame scaled to fit it and padded up to a multiple of 32 (ultralytics' rectangular letterbox:
+    a 16:9 frame at 512 runs at 512x288, not 512x512)."""
+    if not layout.dynamic:
+        return layout.height, layout.width
+    r = min(layout.height / height, layout.width / width)
+    return (int(np.ceil(max(round(height * r), 1) / STRIDE) * STRIDE),
+            int(np.ceil(max(round(width * r), 1) / STRIDE) * STRIDE))
 
 
 def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -125,11 +140,11 @@ class YoloOnnxModel:
         self.conf = conf
         self.nms_iou = nms_iou
         self.wanted = wanted
-        self.name = f"yolo-onnx:{path.name}"
+        self.name = layout.model_name or f"yolo-onnx:{path.name}"
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lay = self.layout
-        blob, ratio, (left, top) = letterbox(image, lay.height, lay.width)
+        blob, ratio, (left, top) = letterbox(image, *input_size(lay, *image.shape[:2]))
         if lay.fp16_input:
             blob = blob.astype(np.float16)
         out = self.session.run(None, {lay.input_name: blob})[0][0]
@@ -185,6 +200,8 @@ class UltralyticsOnnxDetector:
 
         self.person_ids, self.face_ids = person_and_face_classes(layout.names, path)
         self.face_finder, face_names = (None, []) if self.face_ids else face_finder_builder(config)
+        if layout.dynamic and config.imgsz:  # --imgsz sets the scale of a dynamic export
+            layout = replace(layout, height=config.imgsz, width=config.imgsz)
         self.model = YoloOnnxModel(path, session, layout, min(config.person_floor(), config.face_conf), config.nms_iou,
                                    self.person_ids + self.face_ids)
         self.models = models_entry(self.model.name, self.person_ids, self.face_ids, face_names)
