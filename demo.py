@@ -304,15 +304,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _log_summary(summary: RunSummary) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     unknown = summary.identities - summary.men - summary.women
     estimate = summary.people_estimate
     refound = (f" (about {estimate['people']} when the {estimate['refound']} the tracker lost and found again are "
                "counted once)") if estimate and estimate["refound"] else ""
-    log.info("%s%d frames in %.1fs (%.1f fps); %d people%s: %d men, %d women, %d gender unknown",
+    log.info("%s%d frames in %.1fs (%.1f fps); %s%s: %s, %s, %d gender unknown",
              f"stopped by {summary.interrupted}: " if summary.interrupted else "", summary.frames, summary.seconds,
-             summary.fps, summary.identities, refound, summary.men, summary.women, unknown)
+             summary.fps, _count(summary.identities, "person", "people"), refound,
+             _count(summary.men, "man", "men"), _count(summary.women, "woman", "women"), unknown)
     log.info("ms per frame: %s", stages)
     log.info("outputs in %s: %s", summary.output_dir, ", ".join(sorted(summary.files)))
 
