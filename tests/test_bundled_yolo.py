@@ -21,6 +21,7 @@ def fake_wheel(tmp_path, monkeypatch):
     digest = hashlib.sha256(b"weights").hexdigest()
     monkeypatch.setattr(bundled_yolo, "package_file", lambda *a, **k: path)
     monkeypatch.setattr(bundled_yolo, "SHA256", digest)
+    monkeypatch.setattr(bundled_yolo, "onnx_export", lambda weights, folder=None: None)  # the checkpoint as is
     bundled_yolo._warn_once.cache_clear()
     return path, digest
 
@@ -79,11 +80,14 @@ def test_dynamic_export_input_is_the_frame_scaled_and_padded_to_32():
     from mivolo.detection.yolo_onnx import YoloOnnxLayout, input_size
 
     layout = YoloOnnxLayout(512, 512, {0: "person"}, False, "images", False, dynamic=True)
-    assert input_size(layout, 720, 1280) == (288, 512)  # 16:9 at 512: 288 rows, not 512
-    assert input_size(layout, 576, 768) == (384, 512)
-    assert input_size(layout, 1080, 1080) == (512, 512)
+    assert input_size(layout, 720, 1280) == (288, 512, 0.4)  # 16:9 at 512: 288 rows, not 512
+    assert input_size(layout, 721, 1280) == (288, 512, 0.4)  # the scale of the long side (ultralytics: 512x288)
+    assert input_size(layout, 576, 768)[:2] == (384, 512)
+    assert input_size(layout, 1080, 1080)[:2] == (512, 512)
+    odd = YoloOnnxLayout(330, 330, {0: "person"}, False, "images", False, dynamic=True)  # --imgsz 330 -> 352
+    assert input_size(odd, 720, 1280) == (224, 352, 0.275)
     fixed = YoloOnnxLayout(320, 320, {0: "person"}, False, "images", False)
-    assert input_size(fixed, 720, 1280) == (320, 320)
+    assert input_size(fixed, 720, 1280) == (320, 320, None)
 
 
 @pytest.mark.slow
@@ -111,3 +115,12 @@ def test_the_onnx_export_finds_what_the_checkpoint_finds(tmp_path):
         assert len(a) == len(b) >= 1 and a.conf.max() > 0.6
         assert iou_matrix(a.xyxy, b.xyxy).max(axis=1).min() > 0.99
         assert np.allclose(np.sort(a.conf), np.sort(b.conf), atol=1e-3)
+
+
+def test_backend_flags_are_refused_with_a_yolo_model(fake_wheel):
+    from mivolo.detection import build_detector
+
+    with pytest.raises(UserError, match="--tile"):
+        build_detector(DetectorConfig(tile=2))
+    with pytest.raises(UserError, match="--ssd-input"):
+        build_detector(DetectorConfig(ssd_input="400x300"))

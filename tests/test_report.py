@@ -292,3 +292,18 @@ def test_the_people_estimate_is_shown_next_to_the_identities(folder):
     (folder / "identities.json").write_text(json.dumps(content))
     html = build_report(folder).read_text()
     assert tile(html, "people-estimate") == "4" and "estimate-note" not in html
+
+
+def test_accuracy_rows_of_two_stacks_without_weight_files_are_told_apart_by_their_models(folder, tmp_path):
+    """The default YOLOv8n stack and --person-detector ssdlite both run without --detector-weights."""
+    results = tmp_path / "results"
+    results.mkdir()
+    runs = [{"stack": "default", "clip": "a", "command": "demo.py --input a", "count": 5, "people": 4,
+             "models": {"persons": "yolo:yolov8n.pt", "faces": "blazeface"}},
+            {"stack": "ssdlite", "clip": "a", "command": "demo.py --input a --person-detector ssdlite", "count": 9,
+             "people": 4, "models": {"persons": "ssdlite-mobilenetv2-pedestrian", "faces": "blazeface"}}]
+    (results / "real.json").write_text(json.dumps({"meta": {"commit": "abc"}, "runs": runs}))
+    run = json.loads((folder / "run.json").read_text())
+    for persons, counted in (("yolo:yolov8n.pt", [5]), ("ssdlite-mobilenetv2-pedestrian", [9])):
+        run["models"] = {"persons": persons, "faces": "blazeface"}
+        assert [r["counted"] for r in measured_accuracy(run, results).counting] == counted

@@ -85,3 +85,13 @@ def test_smoothing_a_run_shorter_than_the_kernel():
     smooth = smooth_tracks(rows, sigma_frames=5.0)
     assert smooth.shape == rows.shape and np.isclose(smooth[1, 2], 12.0)  # the middle of a straight walk stays
     assert smooth[0, 2] > 10 and smooth[2, 2] < 14  # the ends are pulled in, not pushed out
+
+
+def test_a_face_box_and_a_body_box_of_one_identity_are_not_blended():
+    face = _walk(5, np.arange(1, 11, dtype=float), 100, 0.0, jitter=0.0, seed=0)
+    face[:, 4:6] = 20  # a 20x20 face tracked alone ...
+    body = _walk(5, np.arange(11, 21, dtype=float), 100, 0.0, jitter=0.0, seed=0)  # ... then its 40x100 person
+    rows = np.column_stack([np.vstack([face, body]), np.r_[np.full(10, 2.0), np.zeros(10)]])  # kind column
+    smooth = smooth_tracks(rows, sigma_frames=2.0, kind_column=7)
+    assert np.allclose(smooth, rows, rtol=0, atol=1e-6)
+    assert not np.allclose(smooth_tracks(rows, sigma_frames=2.0), rows, rtol=0, atol=1e-6)  # blended without it

