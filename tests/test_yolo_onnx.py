@@ -16,7 +16,7 @@ from mivolo.detection.onnx_models import ort_session
 from mivolo.detection.persons_and_faces import build_face_finder
 from mivolo.detection.yolo_onnx import YoloOnnxModel, yolo_onnx_layout
 
-pytest.importorskip("onnx")  # ultralytics' ONNX export needs it (test extra)
+pytest.importorskip("onnx")  # ultralytics' ONNX export needs it
 
 
 def random_yolo(path: Path, names: tuple[str, ...]) -> Path:
