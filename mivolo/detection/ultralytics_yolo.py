@@ -57,6 +57,14 @@ def models_entry(name: str, person_ids: list[int], face_ids: list[int], face_nam
             "faces": name if face_ids else ("+".join(face_names) or "none")}
 
 
+def with_calibrated_person_conf(config: DetectorConfig, models: dict) -> DetectorConfig:
+    """Without ``--person-conf``: the config with this person model's calibrated threshold (see
+    ``calibrated_person_conf``); as it is otherwise."""
+    if config.person_conf is not None or models.get("persons", "none") == "none":
+        return config
+    return replace(config, person_conf=calibrated_person_conf(models["persons"], config.person_floor()))
+
+
 EXPORT_PACKAGES = {"openvino": "openvino", "engine": "tensorrt"}
 
 
@@ -107,9 +115,7 @@ class UltralyticsDetector:
         self.person_ids, self.face_ids = person_and_face_classes(model_names, path)
         self.models = models_entry(f"yolo:{path.name}", self.person_ids, self.face_ids,
                                    (face_names or ["faces"]) if face_finder is not None else [])
-        if config.person_conf is None and self.person_ids:  # not set: also drop boxes this model mostly gets wrong
-            config = replace(config, person_conf=calibrated_person_conf(self.models["persons"], config.person_floor()))
-        self.config = config
+        self.config = config = with_calibrated_person_conf(config, self.models)
         self.device = device
         self.half = half and device.startswith("cuda")
         self.face_finder = face_finder if not self.face_ids else None

@@ -19,7 +19,6 @@ import numpy as np
 
 from mivolo.core.boxes import clip_boxes, nms
 from mivolo.core.errors import UserError
-from mivolo.core.score_calibration import calibrated_person_conf
 
 log = logging.getLogger(__name__)
 MAX_DET = 300
@@ -200,7 +199,7 @@ class UltralyticsOnnxDetector:
     face class (COCO) gets its faces from the face finder, as the ``.pt`` path does."""
 
     def __init__(self, path: Path, session, layout: YoloOnnxLayout, config, face_finder_builder) -> None:
-        from mivolo.detection.ultralytics_yolo import models_entry, person_and_face_classes
+        from mivolo.detection.ultralytics_yolo import models_entry, person_and_face_classes, with_calibrated_person_conf
 
         self.person_ids, self.face_ids = person_and_face_classes(layout.names, path)
         self.face_finder, face_names = (None, []) if self.face_ids else face_finder_builder(config)
@@ -209,9 +208,7 @@ class UltralyticsOnnxDetector:
         self.model = YoloOnnxModel(path, session, layout, min(config.person_floor(), config.face_conf), config.nms_iou,
                                    self.person_ids + self.face_ids)
         self.models = models_entry(self.model.name, self.person_ids, self.face_ids, face_names)
-        if config.person_conf is None and self.person_ids:  # not set: also drop boxes this model mostly gets wrong
-            config = replace(config, person_conf=calibrated_person_conf(self.model.name, config.person_floor()))
-        self.config = config
+        self.config = with_calibrated_person_conf(config, self.models)
         log.debug("%s: %dx%d input, %s output, classes %s", path, layout.height, layout.width,
                   "end-to-end" if layout.end2end else "raw", layout.names)
 
