@@ -200,3 +200,37 @@ def test_after_a_short_gap_a_track_born_beside_someone_is_not_linked_either():
     alone = Relinker()
     walk(alone, 1, 0.0, [100 + 10 * k for k in range(10)])
     assert [(link.track_id, link.into) for link in walk(alone, 2, 1.2, [220 + 10 * k for k in range(5)])] == [(2, 1)]
+
+
+def beside_case(neighbour_turns: bool = False, gap_frames: int = 3) -> list[int]:
+    """Through the merge step: 1 (red/blue) walks right at 100 px/s until t=0.9 s, with 3 (green/grey) walking
+    alongside half a box height ahead; after ``gap_frames`` frames 1's person shows up as track 2 where 1's path
+    leads, still beside 3. With ``neighbour_turns`` 3's boxes turn back from 2's birth on (as when a tracker's box
+    moves onto someone else). Returns the identity shown for track 2 in each frame it is seen."""
+    step = MergeStep(MergeConfig(), None, 60.0)
+    born, shown = 10 + gap_frames, []
+    for k in range(born + 12):
+        t = 0.1 * k
+        nx = 160 + 10 * k if not (neighbour_turns and k > born) else 160 + 10 * born - 30 * (k - born)
+        people = [(person_box(nx), GREEN, GREY, 3)]
+        if k < 10 or k >= born:
+            people.append((person_box(100 + 10 * k), RED, BLUE, 1 if k < 10 else 2))
+        xyxy = np.vstack([b for b, *_ in people])
+        dets = Detections.from_boxes(xyxy, np.full(len(people), 0.9, np.float32), PERSON)
+        dets.track_id[:] = [i for *_, i in people]
+        out = step(frame_with([(b, top, bottom) for b, top, bottom, _ in people]), t, dets)
+        shown += [int(i) for i, (*_, tid) in zip(out.track_id, people, strict=True) if tid == 2]
+    return shown
+
+
+def test_a_track_born_beside_someone_who_walked_on_is_linked():
+    shown = beside_case()
+    assert shown[-1] == 1 and shown[0] == 2  # judged once its neighbour was seen walking on for a moment
+
+
+def test_a_track_born_beside_someone_whose_path_turned_is_not_linked():
+    assert set(beside_case(neighbour_turns=True)) == {2}  # the neighbour's track may have jumped: it may be them
+
+
+def test_a_track_born_beside_someone_after_a_long_gap_is_not_linked():
+    assert set(beside_case(gap_frames=20)) == {2}

@@ -1,26 +1,12 @@
 """Repair of tracker id swaps between two people who met (tracking.swaps) and its place in the outputs."""
 
 import numpy as np
+import pytest
+from painted_people import BLUE, GREEN, GREY, RED, box, painted
 
 from mivolo.sinks.tracks import ID, TIME, undo_swaps
 from tracking.relink import colour_signature
 from tracking.swaps import SwapDetector
-
-W, H = 640, 480
-RED, BLUE, GREEN, GREY = (30, 30, 220), (220, 40, 30), (40, 200, 40), (128, 128, 128)
-
-
-def box(cx: float, h: float = 120.0) -> np.ndarray:
-    return np.array([cx - h / 5, 240 - h / 2, cx + h / 5, 240 + h / 2], np.float32)
-
-
-def painted(boxes: list[tuple[np.ndarray, tuple, tuple]]) -> np.ndarray:
-    image = np.full((H, W, 3), 90, np.uint8)
-    for b, top, bottom in boxes:
-        x1, y1, x2, y2 = np.round(b).astype(int)
-        image[y1:(y1 + y2) // 2, x1:x2] = top
-        image[(y1 + y2) // 2:y2, x1:x2] = bottom
-    return image
 
 
 def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40) -> list:
@@ -43,8 +29,8 @@ def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40) -> list:
 def test_a_swap_at_a_meeting_is_found_once_after_they_parted():
     decided = cross(swap_ids=True)
     assert len(decided) == 1 and decided[0][:2] == (1, 2)
-    parted_s = decided[0][2]
-    assert parted_s == 1.6  # the last frame their boxes overlapped
+    swapped_s = decided[0][2]
+    assert swapped_s == pytest.approx(1.4)  # when their boxes overlapped most (they overlap at steps 13-16)
 
 
 def test_people_who_kept_their_ids_are_left_alone():
@@ -59,7 +45,7 @@ def test_the_rows_between_parting_and_repair_get_their_right_ids():
     rows = np.zeros((6, 9), np.float32)
     rows[:, TIME] = [1.0, 1.0, 2.5, 2.5, 3.5, 3.5]
     rows[:, ID] = [1, 2, 2, 1, 1, 2]  # swapped between parting (2.0) and repair (3.0)
-    undo_swaps(rows, [{"identities": [1, 2], "parted_s": 2.0, "at_s": 3.0}])
+    undo_swaps(rows, [{"identities": [1, 2], "since_s": 2.0, "at_s": 3.0}])
     assert rows[:, ID].tolist() == [1, 2, 1, 2, 1, 2]
 
 
@@ -79,7 +65,7 @@ def test_the_merge_step_gives_each_person_their_id_back():
     assert out_ids[-1] == [1, 2]  # P is 1 again, Q is 2
     assert out_ids[18] == [2, 1]  # until the repair, a moment after they parted
     report = step.report()["swaps_repaired"]
-    assert len(report) == 1 and report[0]["identities"] == [1, 2] and report[0]["parted_s"] < report[0]["at_s"]
+    assert len(report) == 1 and report[0]["identities"] == [1, 2] and report[0]["since_s"] < report[0]["at_s"]
     off = MergeStep(MergeConfig(repair_swaps=False), None, 60.0)
     assert off.swaps is None
 

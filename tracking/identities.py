@@ -22,6 +22,17 @@ from mivolo.core.structures import ACCEPTED, Detections, FinishedIdentity, Label
 from tracking.people_estimate import PeopleEstimate, estimate_people
 
 FULL_WEIGHT_FACE_PX = 64.0  # faces this tall or taller get full weight
+RECENT_VOTES_S = 8.0  # votes are also kept one by one this long: a later id repair can move them (``exchange``)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One estimate's contribution to an identity."""
+
+    time_s: float
+    weight: float
+    age: float  # NaN: no age
+    male_p: float  # NaN: no gender (or below ``min_gender_conf``)
 
 
 @dataclass
@@ -44,10 +55,13 @@ class TrackState:
     best_score: float = -1.0
     best_age: float | None = None
     best_male_p: float | None = None
+    best_s: float = -np.inf  # when the best estimate was taken
+    recent: deque = field(default_factory=deque)  # the votes of the last ``RECENT_VOTES_S`` (Vote)
     window: deque = field(default_factory=deque)
     crop: np.ndarray | None = None
     crop_score: float = -1.0
     crop_frame: int = -1
+    crop_s: float = -np.inf
     centre: tuple[float, float] = (0.0, 0.0)
     body_seen: bool = False  # a person box was part of this identity at least once
     face_confirmed: bool = False  # the face-quality gate accepted one of its faces at least once
@@ -189,10 +203,10 @@ class Identities:
             state.face_confirmed |= bool(face_row >= 0 and dets.face_ok[face_row] == ACCEPTED)
             x1, y1, x2, y2 = dets.xyxy[box_row]
             state.centre = (float((x1 + x2) / 2), float((y1 + y2) / 2))
-            self._vote(state, dets, box_row, face_row)
-            self._keep_best_crop(state, frame_index, image, dets, box_row, face_row)
+            self._vote(state, time_s, dets, box_row, face_row)
+            self._keep_best_crop(state, frame_index, time_s, image, dets, box_row, face_row)
 
-    def _vote(self, state: TrackState, dets: Detections, box_row: int, face_row: int) -> None:
+    def _vote(self, state: TrackState, time_s: float, dets: Detections, box_row: int, face_row: int) -> None:
         est_row = face_row if face_row >= 0 and not np.isnan(dets.age[face_row]) else box_row
         age = float(dets.age[est_row])
         male_p = float(dets.gender_p[est_row])
@@ -209,28 +223,80 @@ class Identities:
         if face_row >= 0:
             face_h = float(dets.xyxy[face_row, 3] - dets.xyxy[face_row, 1])
             size = min(1.0, max(face_h, 1.0) / FULL_WEIGHT_FACE_PX)
-        weight = det_conf * ag_conf * size
-        state.votes += 1
-        if not np.isnan(age):
-            state.age_wsum += weight * age
-            state.age_w += weight
-            state.age_votes += 1
         gender_ok = not np.isnan(male_p) and max(male_p, 1 - male_p) >= self.config.min_gender_conf
-        if gender_ok:
-            state.male_wsum += weight * male_p
+        vote = Vote(time_s, det_conf * ag_conf * size, age, male_p if gender_ok else np.nan)
+        self._add_vote(state, vote)
+        state.window.append((age, vote.male_p, vote.weight))
+        state.recent.append(vote)
+        while state.recent and state.recent[0].time_s < time_s - RECENT_VOTES_S:
+            state.recent.popleft()
+
+    @staticmethod
+    def _add_vote(state: TrackState, vote: Vote, sign: int = 1) -> None:
+        """Add (``sign`` -1: take back) one vote's contribution to the running sums."""
+        weight = sign * vote.weight
+        state.votes += sign
+        if not np.isnan(vote.age):
+            state.age_wsum += weight * vote.age
+            state.age_w += weight
+            state.age_votes += sign
+        if not np.isnan(vote.male_p):
+            state.male_wsum += weight * vote.male_p
             state.gender_w += weight
-            state.gender_votes += 1
-            if male_p >= 0.5:
+            state.gender_votes += sign
+            if vote.male_p >= 0.5:
                 state.male_votes_w += weight
             else:
                 state.female_votes_w += weight
-        score = weight
-        if score > state.best_score and gender_ok:
-            state.best_score, state.best_age, state.best_male_p = score, (None if np.isnan(age) else age), male_p
-        state.window.append((age, male_p if gender_ok else np.nan, weight))
+            if sign > 0:
+                Identities._consider_best(state, vote)
 
-    def _keep_best_crop(self, state: TrackState, frame_index: int, image: np.ndarray, dets: Detections,
-                        box_row: int, face_row: int) -> None:
+    @staticmethod
+    def _consider_best(state: TrackState, vote: Vote) -> None:
+        """``vote`` (one with a gender) becomes the identity's best estimate if it weighs more."""
+        if vote.weight > state.best_score:
+            state.best_score, state.best_s = vote.weight, vote.time_s
+            state.best_age, state.best_male_p = (None if np.isnan(vote.age) else vote.age), vote.male_p
+
+    def exchange(self, a: int, b: int, since_s: float) -> None:
+        """A repaired tracker id swap or jump: what identities ``a`` and ``b`` were given after ``since_s`` showed
+        the other one's person. Their votes since then (kept one by one for ``RECENT_VOTES_S``) and crops taken
+        since then change sides; a best estimate taken since then is replaced by the best one left."""
+        states = self.tracks.get(a), self.tracks.get(b)
+        if states[0] is None or states[1] is None:
+            return
+        moved = []
+        for state in states:
+            later = [v for v in state.recent if v.time_s > since_s]
+            state.recent = deque(v for v in state.recent if v.time_s <= since_s)
+            for vote in later:
+                self._add_vote(state, vote, -1)
+            if state.best_s > since_s:  # the best of the votes it keeps
+                state.best_score, state.best_s, state.best_age, state.best_male_p = -1.0, -np.inf, None, None
+                for vote in state.recent:
+                    if not np.isnan(vote.male_p):
+                        self._consider_best(state, vote)
+            moved.append(later)
+        for state, votes in zip(states, reversed(moved), strict=True):
+            for vote in votes:
+                self._add_vote(state, vote)
+            state.recent = deque(sorted([*state.recent, *votes], key=lambda v: v.time_s))
+        self._exchange_crops(states, since_s)
+
+    @staticmethod
+    def _exchange_crops(states: tuple[TrackState, TrackState], since_s: float) -> None:
+        """Crops taken after ``since_s`` showed the other identity's person: each goes there (if better than what
+        that one keeps) and leaves its identity without a crop until a better one comes."""
+        crops = [(s.crop, s.crop_score, s.crop_frame, s.crop_s) if s.crop_s > since_s else None for s in states]
+        for state, crop in zip(states, crops, strict=True):
+            if crop is not None:
+                state.crop, state.crop_score, state.crop_frame, state.crop_s = None, -1.0, -1, -np.inf
+        for state, crop in zip(states, reversed(crops), strict=True):
+            if crop is not None and crop[1] > state.crop_score:
+                state.crop, state.crop_score, state.crop_frame, state.crop_s = crop
+
+    def _keep_best_crop(self, state: TrackState, frame_index: int, time_s: float, image: np.ndarray,
+                        dets: Detections, box_row: int, face_row: int) -> None:
         """Keep the crop with the best score: large sharp faces first, then large confident bodies."""
         if self.privacy == "strict":
             return
@@ -251,7 +317,7 @@ class Identities:
             offset = np.array([x1, y1, x1, y1], dtype=np.float32)
             state.crop = blur_people(state.crop, dets.xyxy - offset, dets.is_face)
         state.crop_score = score
-        state.crop_frame = frame_index
+        state.crop_frame, state.crop_s = frame_index, time_s
 
     # ---- labels ----------------------------------------------------------------------------------------------
     def live_label(self, track_id: int) -> Label:
@@ -334,11 +400,13 @@ class Identities:
         target.male_votes_w += source.male_votes_w
         target.female_votes_w += source.female_votes_w
         if source.best_score > target.best_score:
-            target.best_score, target.best_age, target.best_male_p = source.best_score, source.best_age, \
-                source.best_male_p
+            target.best_score, target.best_age, target.best_male_p, target.best_s = source.best_score, \
+                source.best_age, source.best_male_p, source.best_s
         target.window.extend(source.window)
+        target.recent = deque(sorted([*target.recent, *source.recent], key=lambda v: v.time_s))
         if source.crop_score > target.crop_score:
-            target.crop, target.crop_score, target.crop_frame = source.crop, source.crop_score, source.crop_frame
+            target.crop, target.crop_score, target.crop_frame, target.crop_s = source.crop, source.crop_score, \
+                source.crop_frame, source.crop_s
         target.track_ids = sorted({*target.track_ids, *source.track_ids})
         target.body_seen |= source.body_seen
         target.face_confirmed |= source.face_confirmed

@@ -24,6 +24,7 @@ from mivolo.core.config import MergeConfig
 from mivolo.core.structures import ACCEPTED, REJECTED, Detections
 from tracking.handover import FaceHandOver
 from tracking.identities import lowest_first
+from tracking.jumps import JumpDetector
 from tracking.relink import Link, Relinker, colour_distance
 from tracking.swaps import SwapDetector
 
@@ -85,6 +86,7 @@ class IdentityMerger:
     signatures: dict[int, Signature] = field(default_factory=dict)  # identity id -> signature
     decided: set[int] = field(default_factory=set)  # tracks whose merge decision is made
     merges: list[Merge] = field(default_factory=list)
+    absorbed: set[int] = field(default_factory=set)  # identities that joined another one
     veto: Callable[[int, int], bool] | None = None  # veto(track, identity): another cue says they are two people
 
     def identity_of(self, track_id: int) -> int:
@@ -209,8 +211,10 @@ class IdentityMerger:
         target.first_s = min(target.first_s, signature.first_s)
         self.signatures.pop(track_id, None)
         self.decided.add(track_id)
-        self.parent[track_id] = best
-        for child, parent in list(self.parent.items()):  # keep chains flat
+        self.absorbed.add(track_id)
+        if self.parent.get(track_id, track_id) == track_id:  # (after a swap repair that tracker id shows another)
+            self.parent[track_id] = best
+        for child, parent in list(self.parent.items()):  # every tracker id that showed it; chains stay flat
             if parent == track_id:
                 self.parent[child] = best
         self.merges.append(merge)
@@ -238,21 +242,27 @@ class MergeStep:
     def __init__(self, config: MergeConfig, face_embedder: Embedder | None, max_gap_s: float,
                  body_embedder: Embedder | None = None,
                  on_merge: Callable[[int, int], None] | None = None,
-                 face_gate: FaceCheck | None = None) -> None:
+                 face_gate: FaceCheck | None = None,
+                 on_exchange: Callable[[int, int, float], None] | None = None) -> None:
         """``face_gate(image, dets, rows) -> dets`` sets ``face_ok`` of the faces of those rows (the detection
-        stage's face-quality gate, injected): only accepted faces feed face signatures."""
+        stage's face-quality gate, injected): only accepted faces feed face signatures. ``on_exchange(a, b,
+        since_s)`` is told of each repaired swap or jump (the settling stage moves the evidence given since)."""
         self.config = config
         self.face_embedder = face_embedder
         self.face_gate = face_gate
         self.handover = FaceHandOver() if config.handover else None
         self.body_embedder = body_embedder
         self.on_merge = on_merge
+        self.on_exchange = on_exchange
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
                                      body_threshold=config.body_threshold, body_veto=config.body_veto,
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
         self.relinker = Relinker(**{k: getattr(config, f"relink_{k}") for k in RELINK_SETTINGS}) \
             if config.relink else None
         self.swaps = SwapDetector() if config.repair_swaps and self.relinker is not None else None
+        self.jumps = JumpDetector() if self.swaps is not None else None
+        if self.jumps is not None and config.relink_beside:
+            self.relinker.kept_path = self.jumps.kept_path
         self.swaps_repaired: list[dict] = []
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
@@ -280,6 +290,8 @@ class MergeStep:
             self._relink(time_s)
         if self.swaps is not None:
             self._repair_swaps(time_s)
+        if self.jumps is not None:
+            self._repair_jumps(time_s)
         dets.track_id[:] = self.merger.resolve(raw)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
@@ -306,10 +318,12 @@ class MergeStep:
         colours, clean = self.relinker.observe(image, time_s, people, xyxy)
         if self.swaps is not None:
             self.swaps.observe(time_s, people, xyxy, colours, clean, tracks)
+        if self.jumps is not None:
+            self.jumps.observe(time_s, people, xyxy, colours, clean, tracks)
 
     def _relink(self, time_s: float) -> None:
         for link in self.relinker.decide(time_s):
-            if self.merger.identity_of(link.track_id) != link.track_id or self._bodies_disagree(link):
+            if link.track_id in self.merger.absorbed or self._bodies_disagree(link):
                 continue
             merge = self.merger.absorb(link.track_id, link.into, link.similarity)
             merge.cue = "motion+colour"
@@ -317,16 +331,39 @@ class MergeStep:
 
     def _repair_swaps(self, time_s: float) -> None:
         """Two identities whose people the tracker swapped when they met get their people back: the tracker ids
-        that last showed each are mapped to the other identity (``tracking.swaps``). Both identities are then done
-        with face/body/relink merging as the merging side (their tracker ids no longer carry their own identity);
-        others can still join them."""
-        for a, b, parted_s in self.swaps.decide(time_s):
+        that last showed each are mapped to the other identity (``tracking.swaps``). Face and body merges no longer
+        start from either (their tracker ids no longer carry their own identity); others can still join them."""
+        for a, b, since_s in self.swaps.decide(time_s):
             ta, tb = self.swaps.shown_by.get(a), self.swaps.shown_by.get(b)
             if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
                 continue
             self.merger.parent[ta], self.merger.parent[tb] = b, a
-            self.swaps.exchange((a, b), parted_s)
-            self.swaps_repaired.append({"identities": [a, b], "parted_s": float(parted_s), "at_s": float(time_s)})
+            self.swaps.exchange((a, b), since_s)
+            if self.jumps is not None:
+                self.jumps.exchange(a, b, since_s)
+            self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
+                                        "cue": "colours"})
+            if self.on_exchange is not None:
+                self.on_exchange(a, b, since_s)
+
+    def _repair_jumps(self, time_s: float) -> None:
+        """An identity whose tracker id jumped onto someone else gets its person back from the young identity that
+        carries them on (``tracking.jumps``); the young identity takes the tracker id that jumped, from the jump on,
+        and starts again in the re-linker from what that id showed since (so it may join the person it belongs to).
+        Recorded with the swap repairs (the outputs relabel both the same way)."""
+        for jump in self.jumps.decide(time_s):
+            a, b = jump.identity, jump.young
+            ta, tb = self.jumps.shown_by.get(a), self.jumps.shown_by.get(b)
+            if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
+                continue
+            self.merger.parent[ta], self.merger.parent[tb] = b, a
+            self.jumps.exchange(a, b, jump.since_s)
+            self.swaps.exchange((a, b), jump.since_s)
+            self.relinker.exchange_tail(a, b, jump.since_s, *self.jumps.samples(b))
+            self.swaps_repaired.append({"identities": [a, b], "since_s": float(jump.since_s), "at_s": float(time_s),
+                                        "cue": "path"})
+            if self.on_exchange is not None:
+                self.on_exchange(a, b, jump.since_s)
 
     def trackers_showing(self, identities: set[int], candidates: set[int]) -> set[int]:
         """Of ``candidates`` (tracker ids) and the tracker ids mapped to ``identities``, those that now show one
@@ -418,6 +455,8 @@ class MergeStep:
             self.relinker.forget(identity_ids)
         if self.swaps is not None:
             self.swaps.forget(identity_ids)
+        if self.jumps is not None:
+            self.jumps.forget(identity_ids)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 

@@ -12,7 +12,10 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   (a path that only crosses the prediction by chance is refused);
 - the track did not appear side by side with someone else (centres within ``beside_h`` box heights): it may be
   that person's track that swapped (on PETS09-S2L1 every wrong link, after short gaps as after long ones, was
-  such a case);
+  such a case). Unless (with ``kept_path``, which the merge step takes from ``tracking.jumps``) the gap was at
+  most ``beside_max_gap_s`` and everyone it appeared beside walked on along their own straight path across its
+  birth, judged ``settle_s`` after it: then none of them is a track that went astray (people hidden for a moment
+  behind someone walking with them come back this way);
 - box heights agree (ratio at most ``max_size_ratio``);
 - their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
   with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
@@ -26,6 +29,7 @@ bounded by the number of identities in memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -90,6 +94,7 @@ class Fragment:
     decided: bool = False
     early: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (<= history, 5) boxes of its first second
     born_beside: bool = False  # another person stood within a box height when it first appeared
+    beside_of: tuple[int, ...] = ()  # their identities
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -129,6 +134,9 @@ class Relinker:
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
     history: int = 12
+    kept_path: Callable[[int, float], bool | None] | None = None  # (identity, t): did it keep its path across t
+    settle_s: float = 0.5
+    beside_max_gap_s: float = 1.5
     fragments: dict[int, Fragment] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)  # width, height
 
@@ -146,13 +154,15 @@ class Relinker:
         w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
         apart = np.hypot(cx[:, None] - cx[None], cy[:, None] - cy[None]) / np.maximum(h, 1.0)[:, None]
         np.fill_diagonal(apart, np.inf)
-        beside = apart.min(axis=1, initial=np.inf) < self.beside_h
+        near = apart < self.beside_h
+        beside = near.any(axis=1)
         for k, identity in enumerate(ids.tolist()):
             box = np.array([time_s, cx[k], cy[k], w[k], h[k]])
             frag = self.fragments.get(identity)
             if frag is None:
-                frag = self.fragments[identity] = Fragment(time_s, time_s, np.zeros((self.history, 5)),
-                                                           first_box=box, born_beside=bool(beside[k]))
+                frag = self.fragments[identity] = Fragment(
+                    time_s, time_s, np.zeros((self.history, 5)), first_box=box, born_beside=bool(beside[k]),
+                    beside_of=tuple(int(i) for i in np.asarray(ids)[near[k]]))
             elif frag.last_s == time_s and frag.n:  # two boxes of one identity in one frame: keep the first
                 continue
             frag.boxes[frag.n % self.history] = box
@@ -228,6 +238,7 @@ class Relinker:
         colours = colour_distance(young.colour[None], np.stack([f.colour for f in lost]))
         width, height = self.frame_size
         t0, x0, y0, _w0, h0 = young.first_box
+        beside_ok = young.born_beside and self._neighbours_kept_their_paths(young)
         for k, frag in enumerate(lost):
             gap = t0 - frag.last_s
             if gap <= 0 or gap > self.max_gap_s:  # seen at the same time (or after), or gone too long
@@ -239,7 +250,7 @@ class Relinker:
                 continue
             gate = self.gate_h + self.gate_h_per_s * gap
             motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
-            if young.born_beside:
+            if young.born_beside and (gap > self.beside_max_gap_s or not beside_ok):
                 continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
             if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
                 if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
@@ -251,6 +262,13 @@ class Relinker:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
         return cost, colours
+
+    def _neighbours_kept_their_paths(self, young: Fragment) -> bool:
+        """Whether everyone the young fragment appeared beside walked on along their own path across its birth
+        (judged ``settle_s`` after it): then it is not one of them whose track went astray."""
+        if self.kept_path is None or young.last_s - young.first_s < self.settle_s:
+            return False
+        return all(self.kept_path(n, young.first_s) is True for n in young.beside_of)
 
     def absorb(self, source: int, target: int) -> None:
         """Fold fragment ``source`` into identity ``target`` (after any merge, whatever decided it)."""
@@ -267,6 +285,31 @@ class Relinker:
                           src.clean + dst.clean, src.clean_n + dst.clean_n, src.any + dst.any, src.any_n + dst.any_n,
                           older.first_box, decided=True)
         self.fragments[target] = merged
+
+    def exchange_tail(self, a: int, b: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
+                      clean: np.ndarray) -> None:
+        """A repaired jump: identity ``a`` goes on with young ``b``'s fragment (its boxes and colours), and ``b``
+        starts again, as a young fragment that may still be linked, from what ``a``'s tracker showed after
+        ``since_s``: ``boxes (N, 5)`` (t, cx, cy, w, h), colour signatures ``(N, D)``, unoccluded ``(N,)``."""
+        young, old = self.fragments.pop(b, None), self.fragments.get(a)
+        if young is not None and old is not None:
+            kept = old.recent()
+            recent = np.vstack([kept[kept[:, 0] <= since_s], young.recent()])[-self.history:]
+            old.boxes = np.zeros((self.history, 5))
+            old.boxes[:len(recent)] = recent
+            old.n, old.last_s = len(recent), max(old.last_s, young.last_s)
+            old.clean, old.clean_n = old.clean + young.clean, old.clean_n + young.clean_n
+            old.any, old.any_n = old.any + young.any, old.any_n + young.any_n
+        if not len(boxes):
+            return
+        frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0])
+        recent = boxes[-self.history:]
+        frag.boxes[:len(recent)], frag.n = recent, len(recent)
+        early = boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s]
+        frag.early = early[np.linspace(0, len(early) - 1, min(len(early), self.history)).astype(int)]
+        frag.any, frag.any_n = colours.sum(axis=0).astype(np.float64), len(colours)
+        frag.clean, frag.clean_n = colours[clean].sum(axis=0).astype(np.float64), int(np.count_nonzero(clean))
+        self.fragments[b] = frag
 
     def forget(self, identities: set[int]) -> None:
         for identity in identities:

@@ -9,8 +9,9 @@ pairing beats the straight one by ``margin`` (sum of the two distances), the peo
 also jump from its person onto someone it met, while its own person walks on under a new id born at the meeting:
 when that young track looks like the old identity did before (at most ``max_colour_dist``) and the old identity
 afterwards does not (worse by ``margin``), the two identities are exchanged too. Alike clothes give no verdict:
-nothing is changed then. State: a few seconds of colour samples per identity in view and one
-record per meeting in progress.
+nothing is changed then. The ids are exchanged from the moment the two boxes overlapped most (while they overlap
+either could be right; the tracker most often goes astray where they are closest). State: a few seconds of colour
+samples per identity in view and one record per meeting in progress.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mivolo.core.boxes import intersection
+from mivolo.core.boxes import box_area, intersection
 from tracking.relink import colour_distance
 
 
@@ -31,6 +32,8 @@ class Meeting:
     before: tuple[np.ndarray, np.ndarray] | None  # mean colours of the two just before they met (None: unknown)
     young: int | None = None  # the one of the two that first appeared at the meeting (a tracker jump's new id)
     before_old: np.ndarray | None = None  # then: the other's mean colour just before
+    closest_s: float = 0.0  # when their boxes overlapped most (the likeliest moment of a swap)
+    closest: float = -1.0  # that overlap (IoU)
 
 
 @dataclass
@@ -66,17 +69,21 @@ class SwapDetector:
                 history.popleft()
         if len(ids) < 2:
             return
-        overlap = intersection(np.asarray(xyxy, np.float32), np.asarray(xyxy, np.float32)) > 0
-        np.fill_diagonal(overlap, False)
-        for a, b in zip(*np.nonzero(np.triu(overlap)), strict=True):
+        boxes = np.asarray(xyxy, np.float32)
+        shared = intersection(boxes, boxes)
+        area = box_area(boxes)
+        iou = shared / np.maximum(area[:, None] + area[None] - shared, 1e-6)
+        np.fill_diagonal(iou, 0.0)
+        for a, b in zip(*np.nonzero(np.triu(iou > 0)), strict=True):
             key = (min(int(ids[a]), int(ids[b])), max(int(ids[a]), int(ids[b])))
             if key[0] == key[1]:
                 continue
             meeting = self.meetings.get(key)
             if meeting is None:
-                self.meetings[key] = self._meeting(key, time_s)
-            else:
-                meeting.last_s = time_s
+                meeting = self.meetings[key] = self._meeting(key, time_s)
+            meeting.last_s = time_s
+            if iou[a, b] > meeting.closest:
+                meeting.closest, meeting.closest_s = float(iou[a, b]), time_s
 
     def _meeting(self, key: tuple[int, int], time_s: float) -> Meeting:
         meeting = Meeting(time_s, time_s, self._means(key, time_s - self.window_s, time_s))
@@ -98,9 +105,9 @@ class SwapDetector:
         return means[0], means[1]
 
     def decide(self, time_s: float) -> list[tuple[int, int, float]]:
-        """``(a, b, parted_s)``: pairs of identities whose people the tracker swapped when they met (and when they
-        parted); each meeting is judged once, ``window_s`` after the two parted. The caller that gives the people
-        their ids back calls ``exchange``."""
+        """``(a, b, since_s)``: pairs of identities whose people the tracker swapped when they met (and when: where
+        their boxes overlapped most); each meeting is judged once, ``window_s`` after the two parted. The caller
+        that gives the people their ids back calls ``exchange``."""
         swaps, taken = [], set()
         for key, meeting in list(self.meetings.items()):
             if time_s - meeting.last_s < self.window_s:
@@ -113,7 +120,7 @@ class SwapDetector:
                 continue
             del self.meetings[key]
             if self._swapped(key, meeting, after) and not taken & set(key):
-                swaps.append((*key, meeting.last_s))
+                swaps.append((*key, meeting.closest_s))
                 taken |= set(key)
         return swaps
 

@@ -108,6 +108,7 @@ class MergeConfig:
     handover: bool = True  # a face that moves between a lone-face track and its person's track is one person
     relink: bool = True  # join fragments after short gaps (motion + clothing colours, no model)
     repair_swaps: bool = True  # give two people who met back their own ids when colours say the tracker swapped them
+    relink_beside: bool = True  # a track born beside someone may be linked once they kept their own path
     relink_max_gap_s: float = 3.0  # PETS09: 0 false links (forward-only at 2 s: 5 of 18); see tracking/relink.py
     relink_max_colour_dist: float = 0.35  # Bhattacharyya distance, each body half
     relink_gate_h: float = 0.5  # predicted position within this many box heights ...

@@ -1,8 +1,8 @@
 """tracks.txt (MOTChallenge) and the per-frame box rows the annotated video is drawn from: one source for both.
 
 During the run each frame's tracked rows go to a hidden spool file (9 float32 per box, memory stays flat). At
-close the rows are read back once, rows between a tracker id swap and its repair (the merge step's
-``swaps_repaired``: from when the two people parted) get their right ids, ids are replaced by the identity they
+close the rows are read back once, rows between a tracker id swap (or jump) and its repair (the merge step's
+``swaps_repaired``: from the moment it happened) get their right ids, ids are replaced by the identity they
 ended up in (later merges), track breaks of up to ``interpolate`` frames are filled, each track's boxes are
 smoothed over time (Gaussian, sigma ``smooth_s`` seconds), and ``tracks.txt`` is written; ``final_rows`` keeps
 them for the video's second pass. Frame numbers are 1-based everywhere (MOTChallenge).
@@ -104,11 +104,12 @@ def spool_rows(frame_number: int, dets: Detections, time_s: float = 0.0) -> np.n
 
 
 def undo_swaps(rows: np.ndarray, swaps: list[dict]) -> None:
-    """In place: rows (N, 9) spooled between a repaired swap's ``parted_s`` and ``at_s`` carried each other's
-    identity ids (the swap is only seen a moment after the two people parted); exchange them, in repair order."""
+    """In place: rows (N, 9) spooled between a repaired swap's (or jump's) ``since_s`` and its ``at_s`` carried
+    each other's identity ids (a swap is only seen a moment after the two people parted); exchange them, in
+    repair order."""
     for swap in sorted(swaps, key=lambda s: s["at_s"]):
         a, b = swap["identities"]
-        window = (rows[:, TIME] > np.float32(swap["parted_s"])) & (rows[:, TIME] < np.float32(swap["at_s"]))
+        window = (rows[:, TIME] > np.float32(swap["since_s"])) & (rows[:, TIME] < np.float32(swap["at_s"]))
         ids = rows[:, ID]
         is_a, is_b = window & (ids == a), window & (ids == b)
         ids[is_a], ids[is_b] = b, a

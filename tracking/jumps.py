@@ -1,0 +1,272 @@
+"""Repair of a tracker id that jumped onto another person: the path before the jump goes on under a new id.
+
+When two people meet (one walks past another standing, two cross, one hides the other), a motion tracker can move
+its box from its own person onto the other one; its person, seen again a moment later, gets a new id. The one
+identity then spans two people and the count is right only by luck. On PETS09-S2L1 these jumps were most of the
+identities spanning two people that were left after the swap repair (``tracking.swaps``), which needs both people
+tracked on both sides of the meeting.
+
+The jump shows in the paths: a young identity Y (seen for ``young_min_s``..``young_max_s``) whose own path, taken
+back in time at its constant velocity, is where an older identity J's boxes were for at least ``follow_s`` before
+some moment t (within ``back_s`` before Y appeared: J walked Y's way), while every box of J after t is off that path
+(J went elsewhere), and J is more than ``apart_h`` box heights from Y now. "On the path" means within ``on_gate_h``
+box heights, plus ``on_gate_h_per_s`` per second the path is taken back. Then J's person is Y's, and J's boxes
+since t are someone else's. Clothing colours must agree (no model): Y looks like J did in the second before t (at
+most ``max_colour_dist``) and better than J has looked since t, by ``colour_margin``; only one J may fit. Two
+people who walk together until one turns away look alike in motion: their colours decide, and alike clothes give
+no verdict. The caller exchanges the two identities from t on (as a swap repair): J carries on with Y's track, Y
+takes J's track since t.
+
+State: a few seconds of subsampled boxes and colour samples per identity in view (bounded by ``keep_s``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracking.relink import colour_distance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Jump:
+    identity: int  # J: the identity whose tracker id moved onto someone else
+    young: int  # Y: the young identity that carries on J's person
+    since_s: float  # t: the last time J's box was on its own person
+
+
+@dataclass
+class JumpDetector:
+    young_min_s: float = 0.4  # a young identity is judged once its own velocity is known ...
+    young_max_s: float = 2.0  # ... and until this long after it appeared
+    back_s: float = 2.5  # the jump happened at most this long before the young identity appeared
+    follow_s: float = 0.6  # the older identity walked the young one's path at least this long before the jump
+    on_gate_h: float = 0.3  # box heights from the path that still count as on it ...
+    on_gate_h_per_s: float = 0.1  # ... plus this many per second the path is taken back
+    apart_h: float = 0.6  # the older identity's box is at least this many box heights from the young one's now
+    max_colour_dist: float = 0.35
+    colour_margin: float = 0.1
+    sample_s: float = 0.05  # at most one box per identity per this many seconds is kept
+    keep_s: float = 6.0
+    min_obs: int = 3
+    boxes: dict[int, deque] = field(default_factory=dict)  # identity -> (t, cx, cy, w, h)
+    colours: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,), clean)
+    first_s: dict[int, float] = field(default_factory=dict)
+    last_s: dict[int, float] = field(default_factory=dict)
+    shown_by: dict[int, int] = field(default_factory=dict)  # identity -> the tracker id that last showed it
+    judged: set[int] = field(default_factory=set)  # young identities already given to an older one
+    check_every_s: float = 0.2  # a young identity is judged at most this often (bounded cost in crowds)
+    next_check_s: dict[int, float] = field(default_factory=dict)
+    frames: deque = field(default_factory=deque)  # (t, ids (K,), centres (K, 2), heights (K,)) every sample_s
+
+    def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray, clean: np.ndarray,
+                tracks: np.ndarray | None = None) -> None:
+        """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
+        ``(K, D)``, whether each was unoccluded ``(K,) bool`` and the tracker ids showing them ``(K,)``."""
+        tracks = ids if tracks is None else tracks
+        xyxy = np.asarray(xyxy, np.float64)
+        for k, identity in enumerate(np.asarray(ids).tolist()):
+            self.first_s.setdefault(identity, time_s)
+            self.shown_by[identity] = int(np.asarray(tracks)[k])
+            if self.last_s.get(identity) == time_s:  # two boxes of one identity in one frame: keep the first
+                continue
+            self.last_s[identity] = time_s
+            history = self.boxes.setdefault(identity, deque())
+            if history and time_s - history[-1][0] < self.sample_s:
+                continue
+            x1, y1, x2, y2 = xyxy[k]
+            history.append((time_s, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, max(y2 - y1, 1.0)))
+            self.colours.setdefault(identity, deque()).append((time_s, np.asarray(colours[k]), bool(clean[k])))
+        if not self.frames or time_s - self.frames[-1][0] >= self.sample_s:
+            centres = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], axis=1)
+            self.frames.append((time_s, np.asarray(ids).copy(), centres, np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)))
+        for store in (self.boxes, self.colours):
+            for history in store.values():
+                while history and history[0][0] < time_s - self.keep_s:
+                    history.popleft()
+        while self.frames and self.frames[0][0] < time_s - self.keep_s:
+            self.frames.popleft()
+        self.forget({i for i, t in self.last_s.items() if t < time_s - self.keep_s})
+
+    def decide(self, time_s: float) -> list[Jump]:
+        """Young identities in view at ``time_s`` that carry on an older identity's person (see the module)."""
+        jumps, taken = [], set()
+        visible = [i for i, t in self.last_s.items() if t == time_s]
+        for young in visible:
+            age = time_s - self.first_s[young]
+            if young in self.judged or not self.young_min_s <= age <= self.young_max_s \
+                    or time_s < self.next_check_s.get(young, -np.inf):
+                continue
+            self.next_check_s[young] = time_s + self.check_every_s
+            ybox = np.array(self.boxes[young])
+            if len(ybox) < self.min_obs:
+                continue
+            path = _line(ybox[ybox[:, 0] <= self.first_s[young] + 1.0])
+            near = self._near_path(path, young)
+            fits = [fit for j in visible if j in near and (fit := self._fit(j, young, ybox, path, time_s)) is not None]
+            if len(fits) != 1 or fits[0].identity in taken:
+                continue
+            jumps.append(fits[0])
+            taken.add(fits[0].identity)
+            self.judged.add(young)
+        return jumps
+
+    def _near_path(self, path: tuple[np.ndarray, np.ndarray, float], young: int) -> set[int]:
+        """Identities whose boxes were on ``young``'s path traced back in at least ``min_obs`` kept frames before
+        it appeared (one vectorised test per kept frame: the few that pass are then judged one by one)."""
+        born, hits = self.first_s[young], {}
+        for t, ids, centres, heights in self.frames:
+            if not born - self.back_s - self.follow_s <= t < born:
+                continue
+            where = path[0] + (t - path[2]) * path[1]
+            off = np.hypot(*(centres - where).T) / heights
+            for identity in ids[off <= self.on_gate_h + self.on_gate_h_per_s * (born - t)].tolist():
+                hits[identity] = hits.get(identity, 0) + 1
+        return {i for i, n in hits.items() if n >= self.min_obs and i != young}
+
+    def _fit(self, older: int, young: int, ybox: np.ndarray, path: tuple[np.ndarray, np.ndarray, float],
+             time_s: float) -> Jump | None:
+        """The jump of ``older``'s tracker id that ``young`` (boxes ``ybox (N, 5)``, constant-velocity ``path``)
+        would repair, if its path and colours say so."""
+        born = self.first_s[young]
+        if self.first_s[older] > born - self.follow_s:
+            return None
+        jbox = np.array(self.boxes[older])
+        jbox = jbox[jbox[:, 0] >= born - self.back_s - self.follow_s]
+        if len(jbox) < self.min_obs:
+            return None
+        at = jbox[:, 0]
+        where = path[0] + np.outer(at - path[2], path[1])
+        off = np.hypot(*(jbox[:, 1:3] - where).T) / jbox[:, 4]
+        on = off <= self.on_gate_h + self.on_gate_h_per_s * np.maximum(born - at, 0.0)
+        before = np.flatnonzero(on & (at < born))
+        if not len(before):
+            return None
+        last = int(before[-1])
+        since = float(at[last])
+        if since < born - self.back_s or on[last + 1:].any():
+            return None  # on the path too long ago, or back on it later: no jump
+        walked = (at >= since - self.follow_s) & (at <= since)
+        if not on[walked].all() or np.count_nonzero(walked) < self.min_obs \
+                or np.ptp(at[walked]) < 0.8 * self.follow_s:
+            return None  # J only crossed Y's path: it did not walk it
+        yx, yy = ybox[-1, 1:3]
+        if np.hypot(jbox[-1, 1] - yx, jbox[-1, 2] - yy) / jbox[-1, 4] < self.apart_h:
+            return None  # still side by side: nothing to tell them apart
+        since = _turning_point(jbox, off, last, self.follow_s)
+        colours = self._colours(older, young, since, time_s)
+        if colours is None:
+            return None
+        carried, left = colours
+        log.debug("jump: identity %d's person goes on as %d (path walked until %.2fs, colours %.2f vs %.2f; "
+                  "off-path %s)", older, young, since, carried, left, np.round(off, 2).tolist())
+        return Jump(older, young, since)
+
+    def _colours(self, older: int, young: int, since: float, time_s: float) -> tuple[float, float] | None:
+        """(young vs older before ``since``, older since vs before) colour distances, or None when they do not
+        say the young one carries on the older one's person."""
+        pre = self._mean_colour(older, since - 1.0, since)
+        post = self._mean_colour(older, since + 1e-6, time_s + 1e-6)
+        own = self._mean_colour(young, self.first_s[young], time_s + 1e-6)
+        if pre is None or post is None or own is None:
+            return None
+        carried, left = float(colour_distance(own, pre)), float(colour_distance(post, pre))
+        if carried > self.max_colour_dist or carried + self.colour_margin > left:
+            return None
+        return carried, left
+
+    def kept_path(self, identity: int, at_s: float, before_s: float = 1.0, after_s: float = 0.5) -> bool | None:
+        """Whether ``identity``'s boxes in the ``after_s`` after ``at_s`` lie on the straight path of its boxes in
+        the ``before_s`` before (within the on-path gate); None when too few boxes on either side."""
+        boxes = np.array(self.boxes.get(identity, ()))
+        if not len(boxes):
+            return None
+        pre = boxes[(boxes[:, 0] >= at_s - before_s) & (boxes[:, 0] <= at_s)]
+        post = boxes[(boxes[:, 0] > at_s) & (boxes[:, 0] <= at_s + after_s)]
+        if len(pre) < self.min_obs or len(post) < 2:
+            return None
+        centre, velocity, t0 = _line(pre)
+        where = centre + np.outer(post[:, 0] - t0, velocity)
+        off = np.hypot(*(post[:, 1:3] - where).T) / post[:, 4]
+        return bool(np.all(off <= self.on_gate_h + self.on_gate_h_per_s * (post[:, 0] - at_s)))
+
+    def samples(self, identity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What is kept of ``identity``: boxes ``(N, 5)`` (t, cx, cy, w, h), colour signatures ``(N, D)`` and whether
+        each box was unoccluded ``(N,)``."""
+        boxes = np.array(self.boxes.get(identity, ()), np.float64).reshape(-1, 5)
+        kept = list(self.colours.get(identity, ()))
+        colours = np.array([c for _, c, _ in kept], np.float32) if kept else np.zeros((0, 0), np.float32)
+        return boxes, colours, np.array([ok for _, _, ok in kept], bool)
+
+    def _mean_colour(self, identity: int, start_s: float, end_s: float) -> np.ndarray | None:
+        """Mean colour signature of ``identity`` in ``[start_s, end_s)`` (unoccluded boxes if any)."""
+        picked = [(c, ok) for t, c, ok in self.colours.get(identity, ()) if start_s <= t < end_s]
+        clean = [c for c, ok in picked if ok]
+        chosen = clean or [c for c, _ in picked]
+        return np.mean(chosen, axis=0) if chosen else None
+
+    def exchange(self, a: int, b: int, since_s: float) -> None:
+        """After a repair (a jump's or a swap's): the samples of identities ``a`` and ``b`` taken after ``since_s``
+        belong to the other one. An identity with nothing left from before starts at its first sample."""
+        for store in (self.boxes, self.colours):
+            old_a, new_a = _split(store.get(a, ()), since_s)
+            old_b, new_b = _split(store.get(b, ()), since_s)
+            store[a], store[b] = deque(old_a + new_b), deque(old_b + new_a)
+        for t, ids, _, _ in self.frames:
+            if t > since_s:
+                is_a, is_b = ids == a, ids == b
+                ids[is_a], ids[is_b] = b, a
+        for identity in (a, b):
+            if self.boxes[identity] and self.boxes[identity][0][0] > since_s:
+                self.first_s[identity] = self.boxes[identity][0][0]
+        if a in self.shown_by and b in self.shown_by:
+            self.shown_by[a], self.shown_by[b] = self.shown_by[b], self.shown_by[a]
+        self.judged.update((a, b))
+
+    def forget(self, identities: set[int]) -> None:
+        for identity in identities:
+            for store in (self.boxes, self.colours, self.first_s, self.last_s, self.shown_by, self.next_check_s):
+                store.pop(identity, None)
+            self.judged.discard(identity)
+
+
+def _split(samples, since_s: float) -> tuple[list, list]:
+    """Samples ``(t, ...)`` up to ``since_s`` and after it."""
+    samples = list(samples)
+    return [x for x in samples if x[0] <= since_s], [x for x in samples if x[0] > since_s]
+
+
+def _turning_point(boxes: np.ndarray, off: np.ndarray, last: int, window_s: float, gap_s: float = 0.3) -> float:
+    """When the boxes ``(N, 5)`` (t, cx, cy, w, h) left a path, given their distance from it ``off (N,)`` (box
+    heights) and the last one still within its gate (``last``): just after the gate the two people are still
+    close, so the moment is the split in ``window_s`` before ``last`` that fits best: boxes up to it on the path,
+    those after it on a straight line of their own (least squares, box heights). A split is never put before a
+    break of more than ``gap_s`` in the boxes (a tracker that lost its person and found someone else)."""
+    at = boxes[:, 0]
+    best, best_cost = last, np.inf
+    breaks = np.flatnonzero(np.diff(at[:last + 2]) > gap_s)
+    start = max(at[last] - window_s, at[breaks[-1]] if len(breaks) else -np.inf)
+    for k in np.flatnonzero((at >= start) & (at <= at[last])):
+        after = boxes[k + 1:]
+        cost = float(np.sum(off[:k + 1] ** 2))
+        if len(after) >= 2:
+            centre, velocity, t0 = _line(after)
+            fitted = centre + np.outer(after[:, 0] - t0, velocity)
+            cost += float(np.sum((np.hypot(*(after[:, 1:3] - fitted).T) / after[:, 4]) ** 2))
+        if cost < best_cost:
+            best, best_cost = k, cost
+    return float(at[best])
+
+
+def _line(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares constant-velocity path of ``boxes (N, >=3)`` (t, cx, cy, ...): (centre at t0, velocity, t0)."""
+    t0 = float(boxes[:, 0].mean())
+    t = boxes[:, 0] - t0
+    centre = boxes[:, 1:3].mean(axis=0)
+    velocity = (t @ (boxes[:, 1:3] - centre)) / (t @ t) if float(t @ t) > 0 else np.zeros(2)
+    return centre, velocity, t0
