@@ -121,13 +121,15 @@ def test_exchange_moves_only_the_votes_given_after_the_moment():
     assert identities.tracks[1].votes == identities.tracks[2].votes == 10
 
 
-def test_after_a_jump_at_a_crossing_both_people_keep_their_ids():
+@pytest.mark.parametrize("back_at", [18, 33])
+def test_after_a_jump_at_a_crossing_both_people_keep_their_ids(back_at):
     """P (red/blue, id 1) walks right and L (green/grey, id 2) walks left; where they cross the detector sees one
-    box, the tracker loses 2, and id 1 goes on with L while P comes back as id 3. The jump repair gives P id 1 again
-    and the piece id 1 showed of L since the jump, under its own id, is re-linked to L's id 2."""
+    box, the tracker loses 2, and id 1 goes on with L while P comes back as id 3 (at step ``back_at``: soon, or so
+    late that the repair comes more than 2 s after the jump). The jump repair gives P id 1 again and the piece id 1
+    showed of L since the jump, under its own id, is re-linked to L's id 2."""
     step = MergeStep(MergeConfig(), None, 60.0)
     shown = {}
-    for k in range(34):
+    for k in range(back_at + 16):
         t = k * STEP_S
         p, q = box(150 + 12 * k), box(490 - 12 * k)
         people = []
@@ -136,12 +138,48 @@ def test_after_a_jump_at_a_crossing_both_people_keep_their_ids():
         elif k < 15:
             people = [(p, RED, BLUE, 1, "P")]  # one box where they overlap: the tracker loses 2
         else:
-            people = [(q, GREEN, GREY, 1, "L")] + ([(p, RED, BLUE, 3, "P")] if k >= 18 else [])
+            people = [(q, GREEN, GREY, 1, "L")] + ([(p, RED, BLUE, 3, "P")] if k >= back_at else [])
         xyxy = np.stack([b for b, *_ in people])
         dets = Detections.from_boxes(xyxy, np.full(len(people), 0.9, np.float32), PERSON)
         dets.track_id[:] = [tid for *_, tid, _ in people]
         out = step(painted([(b, top, bottom) for b, top, bottom, *_ in people]), t, dets)
         shown[k] = {who: int(i) for i, (*_, who) in zip(out.track_id, people, strict=True)}
     assert [r["cue"] for r in step.swaps_repaired] == ["path"]
-    assert shown[33] == {"P": 1, "L": 2}
+    assert step.swaps_repaired[0]["at_s"] - step.swaps_repaired[0]["since_s"] > (2.0 if back_at == 33 else 0.0)
+    assert shown[back_at + 15] == {"P": 1, "L": 2}
     assert any(m.cue == "motion+colour" and m.into == 2 for m in step.merger.merges)
+
+
+def test_exchange_moves_crops_and_rebuilds_the_best_estimate():
+    identities = Identities(SettleConfig(mode="confidence"), min_frames=1, min_votes=1, min_seen_s=0.0)
+    image = np.zeros((H, W, 3), np.uint8)
+    image[:, :400] = 200  # identity 1's person stands on the bright half
+    for k in range(10):
+        late = k >= 5  # after t=0.45 the tracker showed each one's person under the other id
+        dets = Detections.from_boxes(np.stack([box(100), box(500)]), np.full(2, 0.9, np.float32), PERSON)
+        dets.track_id[:] = [1, 2]
+        dets.gender_p[:] = [0.1, 0.9] if late else [0.9, 0.1]
+        dets.age[:] = 30.0
+        dets.age_gender_conf[:] = [0.99, 0.6] if late else [0.7, 0.7]  # the late votes weigh most under id 1
+        if late:
+            dets.xyxy[1] = box(500, h=200)  # a bigger box: a better crop, taken under id 2
+        identities.update(k, k * 0.1, image, dets)
+    assert identities.tracks[1].best_s > 0.45  # the heaviest single estimate under id 1 came after the swap
+    crop_2 = identities.tracks[2].crop
+    identities.exchange(1, 2, 0.45)
+    assert identities.final_label(1).gender == "male" and identities.final_label(2).gender == "female"
+    assert identities.tracks[1].best_s < 0.45 and identities.tracks[2].best_s > 0.45
+    assert identities.tracks[1].crop is crop_2  # the crop taken under id 2 since then showed 1's person
+    assert identities.tracks[2].crop is None  # 2's own crops since then went to 1: none of its person is left
+
+
+def test_a_young_identity_hands_its_signature_over():
+    from tracking.merging import IdentityMerger
+
+    merger = IdentityMerger(dim=2)
+    merger.observe(1, 0.0, np.array([1.0, 0.0]))
+    for k in range(3):
+        merger.observe(3, 1.0 + k, np.array([0.0, 1.0]))
+    merger.hand_over(3, 1, 0.5)
+    assert merger.signatures[1].samples == 4 and merger.signatures[3].samples == 0
+    assert merger.signatures[1].vector_sum.tolist() == [1.0, 3.0]

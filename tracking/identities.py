@@ -250,6 +250,10 @@ class Identities:
                 state.female_votes_w += weight
             if sign > 0:
                 Identities._consider_best(state, vote)
+        if state.age_votes == 0:  # no rounding residue once every vote is taken back
+            state.age_wsum = state.age_w = 0.0
+        if state.gender_votes == 0:
+            state.male_wsum = state.gender_w = state.male_votes_w = state.female_votes_w = 0.0
 
     @staticmethod
     def _consider_best(state: TrackState, vote: Vote) -> None:
@@ -356,7 +360,7 @@ class Identities:
         """Enough good evidence for a gender: ``min_votes`` estimates that passed the thresholds, faces that agree
         (the weight of the majority side at least ``min_gender_agreement``) and a mean probability at least
         ``min_gender_conf`` away from a coin toss."""
-        if state.gender_votes < self.min_votes or state.gender_w <= 0:
+        if state.gender_votes < self.min_votes or state.gender_w <= 0 or state.male_votes_w + state.female_votes_w <= 0:
             return False
         agreement = max(state.male_votes_w, state.female_votes_w) / (state.male_votes_w + state.female_votes_w)
         mean = state.male_wsum / state.gender_w

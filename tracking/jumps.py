@@ -7,15 +7,17 @@ identities spanning two people that were left after the swap repair (``tracking.
 tracked on both sides of the meeting.
 
 The jump shows in the paths: a young identity Y (seen for ``young_min_s``..``young_max_s``) whose own path, taken
-back in time at its constant velocity, is where an older identity J's boxes were for at least ``follow_s`` before
-some moment t (within ``back_s`` before Y appeared: J walked Y's way), while every box of J after t is off that path
-(J went elsewhere), and J is more than ``apart_h`` box heights from Y now. "On the path" means within ``on_gate_h``
-box heights, plus ``on_gate_h_per_s`` per second the path is taken back. Then J's person is Y's, and J's boxes
-since t are someone else's. Clothing colours must agree (no model): Y looks like J did in the second before t (at
-most ``max_colour_dist``) and better than J has looked since t, by ``colour_margin``; only one J may fit. Two
-people who walk together until one turns away look alike in motion: their colours decide, and alike clothes give
-no verdict. The caller exchanges the two identities from t on (as a swap repair): J carries on with Y's track, Y
-takes J's track since t.
+back in time at its constant velocity, is where an older identity J's boxes were throughout the ``follow_s``
+before the last time they were on it, which is within ``back_s`` before Y appeared (boxes over at least 80 % of
+that span: J walked Y's way), while every box of J after it is off that path (J went elsewhere), and J is more
+than ``apart_h`` box heights from Y now. "On the path" means within ``on_gate_h`` box heights, plus
+``on_gate_h_per_s`` per second the path is taken back. The moment t of the jump is where J's boxes of the last
+``follow_s`` up to then fit best as "on the path, then on a line of their own" (``_turning_point``; never before
+a break in J's boxes). Then J's person is Y's, and J's boxes since t are someone else's. Clothing colours must
+agree (no model): Y looks like J did in the second before t (at most ``max_colour_dist``) and better than J has
+looked since t, by ``colour_margin``; only one J may fit. Two people who walk together until one turns away look
+alike in motion: their colours decide, and alike clothes give no verdict. The caller exchanges the two identities
+from t on (as a swap repair): J carries on with Y's track, Y takes J's track since t.
 
 State: a few seconds of subsampled boxes and colour samples per identity in view (bounded by ``keep_s``).
 """

@@ -220,6 +220,29 @@ class IdentityMerger:
         self.merges.append(merge)
         return merge
 
+    def hand_over(self, source: int, target: int, since_s: float) -> None:
+        """A repaired jump: the face and body samples of identity ``source`` (a young id that showed ``target``'s
+        person) join ``target``'s signature, and ``source`` starts again from nothing at ``since_s``."""
+        signature = self.signatures.get(source)
+        target_signature = self.signatures.get(target)
+        if signature is None:
+            return
+        if target_signature is None:
+            self.signatures[target] = Signature(signature.vector_sum.copy(), signature.samples, signature.first_s,
+                                                signature.last_s, signature.last_sample_s,
+                                                None if signature.body_sum is None else signature.body_sum.copy(),
+                                                signature.body_samples, signature.last_body_s)
+        else:
+            target_signature.vector_sum = target_signature.vector_sum + signature.vector_sum
+            target_signature.samples += signature.samples
+            if signature.body_sum is not None:
+                same = target_signature.body_sum is not None and len(target_signature.body_sum) == \
+                    len(signature.body_sum)
+                target_signature.body_sum = target_signature.body_sum + signature.body_sum if same \
+                    else signature.body_sum.copy()
+                target_signature.body_samples += signature.body_samples
+        self.signatures[source] = Signature(np.zeros_like(signature.vector_sum), 0, since_s, signature.last_s)
+
     def forget(self, identities: set[int]) -> None:
         """Identities that left memory: their signatures go; their merged tracks stay mapped for the outputs."""
         for identity in identities:
@@ -339,6 +362,7 @@ class MergeStep:
                 continue
             self.merger.parent[ta], self.merger.parent[tb] = b, a
             self.swaps.exchange((a, b), since_s)
+            self.relinker.settle((a, b))
             if self.jumps is not None:
                 self.jumps.exchange(a, b, since_s)
             self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
@@ -360,6 +384,7 @@ class MergeStep:
             self.jumps.exchange(a, b, jump.since_s)
             self.swaps.exchange((a, b), jump.since_s)
             self.relinker.exchange_tail(a, b, jump.since_s, *self.jumps.samples(b))
+            self.merger.hand_over(b, a, jump.since_s)
             self.swaps_repaired.append({"identities": [a, b], "since_s": float(jump.since_s), "at_s": float(time_s),
                                         "cue": "path"})
             if self.on_exchange is not None:

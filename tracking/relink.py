@@ -95,6 +95,8 @@ class Fragment:
     early: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (<= history, 5) boxes of its first second
     born_beside: bool = False  # another person stood within a box height when it first appeared
     beside_of: tuple[int, ...] = ()  # their identities
+    beside_ok: bool | None = None  # whether they all kept their own paths (once known)
+    judged_from_s: float = -np.inf  # ``decide_s`` counts from here when later than ``first_s`` (a restarted piece)
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -202,8 +204,9 @@ class Relinker:
         """Links of young fragments seen at ``time_s`` to lost identities; mark fragments past ``decide_s``."""
         young = [i for i, f in self.fragments.items() if not f.decided and f.last_s == time_s]
         for i in young:
-            if time_s - self.fragments[i].first_s > self.decide_s:
-                self.fragments[i].decided = True
+            frag = self.fragments[i]
+            if time_s - max(frag.first_s, frag.judged_from_s) > self.decide_s:
+                frag.decided = True
         young = [i for i in young if not self.fragments[i].decided]
         if not young:
             return []
@@ -266,9 +269,12 @@ class Relinker:
     def _neighbours_kept_their_paths(self, young: Fragment) -> bool:
         """Whether everyone the young fragment appeared beside walked on along their own path across its birth
         (judged ``settle_s`` after it): then it is not one of them whose track went astray."""
+        if young.beside_ok is not None:
+            return young.beside_ok
         if self.kept_path is None or young.last_s - young.first_s < self.settle_s:
             return False
-        return all(self.kept_path(n, young.first_s) is True for n in young.beside_of)
+        young.beside_ok = all(self.kept_path(n, young.first_s) is True for n in young.beside_of)
+        return young.beside_ok
 
     def absorb(self, source: int, target: int) -> None:
         """Fold fragment ``source`` into identity ``target`` (after any merge, whatever decided it)."""
@@ -289,8 +295,10 @@ class Relinker:
     def exchange_tail(self, a: int, b: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
                       clean: np.ndarray) -> None:
         """A repaired jump: identity ``a`` goes on with young ``b``'s fragment (its boxes and colours), and ``b``
-        starts again, as a young fragment that may still be linked, from what ``a``'s tracker showed after
-        ``since_s``: ``boxes (N, 5)`` (t, cx, cy, w, h), colour signatures ``(N, D)``, unoccluded ``(N,)``."""
+        starts again, as a young fragment that may still be linked (for ``decide_s`` from now), from what ``a``'s
+        tracker showed after ``since_s``: ``boxes (N, 5)`` (t, cx, cy, w, h), colour signatures ``(N, D)``,
+        unoccluded ``(N,)`` (the samples kept of it; their colours also leave ``a``'s sums, so at frame rates
+        above the sampling rate some of them stay there)."""
         young, old = self.fragments.pop(b, None), self.fragments.get(a)
         if young is not None and old is not None:
             kept = old.recent()
@@ -298,11 +306,17 @@ class Relinker:
             old.boxes = np.zeros((self.history, 5))
             old.boxes[:len(recent)] = recent
             old.n, old.last_s = len(recent), max(old.last_s, young.last_s)
+            if len(colours):
+                old.clean = np.maximum(old.clean - colours[clean].sum(axis=0), 0.0)
+                old.clean_n = max(old.clean_n - int(np.count_nonzero(clean)), 0)
+                old.any = np.maximum(old.any - colours.sum(axis=0), 0.0)
+                old.any_n = max(old.any_n - len(colours), 0)
             old.clean, old.clean_n = old.clean + young.clean, old.clean_n + young.clean_n
             old.any, old.any_n = old.any + young.any, old.any_n + young.any_n
         if not len(boxes):
             return
-        frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0])
+        frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0],
+                        judged_from_s=float(boxes[-1, 0]))
         recent = boxes[-self.history:]
         frag.boxes[:len(recent)], frag.n = recent, len(recent)
         early = boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s]
@@ -310,6 +324,12 @@ class Relinker:
         frag.any, frag.any_n = colours.sum(axis=0).astype(np.float64), len(colours)
         frag.clean, frag.clean_n = colours[clean].sum(axis=0).astype(np.float64), int(np.count_nonzero(clean))
         self.fragments[b] = frag
+
+    def settle(self, identities: tuple[int, ...]) -> None:
+        """These identities are no young fragments any more (after a swap repair their boxes mix two people)."""
+        for identity in identities:
+            if identity in self.fragments:
+                self.fragments[identity].decided = True
 
     def forget(self, identities: set[int]) -> None:
         for identity in identities:

@@ -9,8 +9,9 @@ pairing beats the straight one by ``margin`` (sum of the two distances), the peo
 also jump from its person onto someone it met, while its own person walks on under a new id born at the meeting:
 when that young track looks like the old identity did before (at most ``max_colour_dist``) and the old identity
 afterwards does not (worse by ``margin``), the two identities are exchanged too. Alike clothes give no verdict:
-nothing is changed then. The ids are exchanged from the moment the two boxes overlapped most (while they overlap
-either could be right; the tracker most often goes astray where they are closest). State: a few seconds of colour
+nothing is changed then. The ids are exchanged from the moment the two boxes overlapped most in the last
+``recent_s`` of the meeting (while they overlap either could be right; the tracker most often goes astray where
+they are closest; two who walk together for long part at the end). State: a few seconds of colour
 samples per identity in view and one record per meeting in progress.
 """
 
@@ -47,6 +48,7 @@ class SwapDetector:
     first_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was first seen
     last_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was last seen
     shown_by: dict[int, int] = field(default_factory=dict)  # identity -> the tracker id that last showed its person
+    recent_s: float = 3.0  # the moment of a swap is the highest overlap in the last this many seconds of a meeting
     stale_s: float = 10.0  # identities unseen this long are dropped (merged away, gone): state stays bounded
     meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
 
@@ -82,7 +84,7 @@ class SwapDetector:
             if meeting is None:
                 meeting = self.meetings[key] = self._meeting(key, time_s)
             meeting.last_s = time_s
-            if iou[a, b] > meeting.closest:
+            if iou[a, b] > meeting.closest or meeting.closest_s < time_s - self.recent_s:
                 meeting.closest, meeting.closest_s = float(iou[a, b]), time_s
 
     def _meeting(self, key: tuple[int, int], time_s: float) -> Meeting:
@@ -137,7 +139,7 @@ class SwapDetector:
         return moved <= self.max_colour_dist and moved + self.margin <= kept
 
     def exchange(self, key: tuple[int, int], since_s: float) -> None:
-        """After a repair, the samples taken since the pair parted belong to the other identity."""
+        """After a repair, the samples taken after ``since_s`` belong to the other identity."""
         a, b = (self.samples.setdefault(i, deque()) for i in key)
         a_old, a_new = [s for s in a if s[0] <= since_s], [s for s in a if s[0] > since_s]
         b_old, b_new = [s for s in b if s[0] <= since_s], [s for s in b if s[0] > since_s]
