@@ -11,6 +11,7 @@ from mivolo.core.structures import PERSON, Detections
 from tracking import MergeStep
 from tracking.identities import Identities
 from tracking.jumps import JumpDetector
+from tracking.people_history import PeopleHistory
 from tracking.relink import colour_signature
 
 W, H = 800, 480
@@ -48,10 +49,10 @@ def scene(jumped: bool, q_clothes=(GREEN, GREY), q_walks_on: bool = False, steps
 
 
 def run_detector(**kwargs) -> list:
-    detector, jumps = JumpDetector(), []
+    history = PeopleHistory()
+    detector, jumps = JumpDetector(history), []
     for t, image, ids, xyxy in scene(**kwargs):
-        colours = colour_signature(image, xyxy)
-        detector.observe(t, ids, xyxy, colours, np.ones(len(ids), bool))
+        history.observe(t, ids, xyxy, colour_signature(image, xyxy), np.ones(len(ids), bool))
         jumps += detector.decide(t)
     return jumps
 

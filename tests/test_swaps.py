@@ -5,6 +5,7 @@ import pytest
 from painted_people import BLUE, GREEN, GREY, RED, box, painted
 
 from mivolo.sinks.tracks import ID, TIME, undo_swaps
+from tracking.people_history import PeopleHistory
 from tracking.relink import colour_signature
 from tracking.swaps import SwapDetector
 
@@ -12,7 +13,8 @@ from tracking.swaps import SwapDetector
 def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40) -> list:
     """Person P (red/blue) walks right, person Q walks left; their boxes overlap at steps 13-16. The tracker calls P
     "1" and Q "2" throughout, or, with ``swap_ids``, the other way round once they parted."""
-    detector, decided = SwapDetector(), []
+    history = PeopleHistory()
+    detector, decided = SwapDetector(history), []
     for k in range(steps):
         t = 0.1 * k
         p, q = box(150 + 12 * k), box(490 - 12 * k)
@@ -21,7 +23,8 @@ def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40) -> list:
         xyxy = np.stack([p, q])
         colours = colour_signature(painted([(p, RED, BLUE), (q, *second)]), xyxy)
         overlap = min(p[2], q[2]) > max(p[0], q[0])
-        detector.observe(t, ids, xyxy, colours, np.array([not overlap, not overlap]))
+        history.observe(t, ids, xyxy, colours, np.array([not overlap, not overlap]))
+        detector.observe(t, ids, xyxy)
         decided += detector.decide(t)
     return decided
 
@@ -73,7 +76,8 @@ def test_the_merge_step_gives_each_person_their_id_back():
 def jump(young_is_the_old_person: bool) -> list:
     """Only P (red/blue) is tracked, as 1, until Q (green/grey) shows up beside it at step 13: the tracker moves 1 onto
     Q and starts 2 on P (a jump), or 1 stays on P and Q gets 2 (no jump)."""
-    detector, decided = SwapDetector(), []
+    history = PeopleHistory()
+    detector, decided = SwapDetector(history), []
     for k in range(40):
         t = 0.1 * k
         p, q = box(150 + 12 * k), box(490 - 12 * k)
@@ -83,7 +87,8 @@ def jump(young_is_the_old_person: bool) -> list:
         else:
             ids, xyxy = (np.array([2, 1]) if young_is_the_old_person else np.array([1, 2])), np.stack([p, q])
         overlap = len(xyxy) == 2 and min(p[2], q[2]) > max(p[0], q[0])
-        detector.observe(t, ids, xyxy, colour_signature(image, xyxy), np.full(len(ids), not overlap))
+        history.observe(t, ids, xyxy, colour_signature(image, xyxy), np.full(len(ids), not overlap))
+        detector.observe(t, ids, xyxy)
         decided += detector.decide(t)
     return decided
 
@@ -94,12 +99,16 @@ def test_a_tracker_that_jumped_to_someone_gives_its_identity_back_to_its_person(
 
 
 def test_state_stays_bounded_when_identities_come_and_go():
-    detector = SwapDetector()
+    history = PeopleHistory()
+    detector = SwapDetector(history)
     colour = np.ones((1, 80), np.float32)
-    for k in range(600):  # a new identity every frame for a minute at 10 fps
-        detector.observe(0.1 * k, np.array([k]), box(300)[None], colour, np.array([True]))
+    for k in range(600):  # a new identity every frame for a minute at 10 fps, overlapping the one before
+        ids, xyxy = np.array([k, k + 1000]), np.stack([box(300), box(310)])
+        history.observe(0.1 * k, ids, xyxy, np.repeat(colour, 2, axis=0), np.array([True, True]))
+        detector.observe(0.1 * k, ids, xyxy)
         detector.decide(0.1 * k)
-    assert len(detector.samples) <= 110 and len(detector.first_s) <= 110 and len(detector.last_s) <= 110
+    assert all(len(store) <= 2 * 61 for store in (history.boxes, history.colours, history.first_s, history.last_s))
+    assert len(history.frames) <= 61 and len(detector.meetings) <= 2 * 41
 
 
 def test_a_repair_holds_when_one_of_the_two_is_missed_at_the_moment_of_decision():

@@ -19,17 +19,18 @@ looked since t, by ``colour_margin``; only one J may fit. Two people who walk to
 alike in motion: their colours decide, and alike clothes give no verdict. The caller exchanges the two identities
 from t on (as a swap repair): J carries on with Y's track, Y takes J's track since t.
 
-State: a few seconds of subsampled boxes and colour samples per identity in view (bounded by ``keep_s``).
+It reads the last seconds of everyone in view from ``tracking.people_history`` (observed by the caller); its own
+state is a check time per young identity.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracking.people_history import PeopleHistory
 from tracking.relink import colour_distance
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Jump:
 
 @dataclass
 class JumpDetector:
+    history: PeopleHistory = field(default_factory=PeopleHistory)  # observed by the caller
     young_min_s: float = 0.4  # a young identity is judged once its own velocity is known ...
     young_max_s: float = 2.0  # ... and until this long after it appeared
     back_s: float = 2.5  # the jump happened at most this long before the young identity appeared
@@ -53,62 +55,25 @@ class JumpDetector:
     apart_h: float = 0.6  # the older identity's box is at least this many box heights from the young one's now
     max_colour_dist: float = 0.35
     colour_margin: float = 0.1
-    sample_s: float = 0.05  # at most one box per identity per this many seconds is kept
-    keep_s: float = 6.0
     min_obs: int = 3
-    boxes: dict[int, deque] = field(default_factory=dict)  # identity -> (t, cx, cy, w, h)
-    colours: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,), clean)
-    first_s: dict[int, float] = field(default_factory=dict)
-    last_s: dict[int, float] = field(default_factory=dict)
-    shown_by: dict[int, int] = field(default_factory=dict)  # identity -> the tracker id that last showed it
-    judged: set[int] = field(default_factory=set)  # young identities already given to an older one
     check_every_s: float = 0.2  # a young identity is judged at most this often (bounded cost in crowds)
+    judged: set[int] = field(default_factory=set)  # young identities already given to an older one (or repaired)
     next_check_s: dict[int, float] = field(default_factory=dict)
-    frames: deque = field(default_factory=deque)  # (t, ids (K,), centres (K, 2), heights (K,)) every sample_s
-
-    def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray, clean: np.ndarray,
-                tracks: np.ndarray | None = None) -> None:
-        """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
-        ``(K, D)``, whether each was unoccluded ``(K,) bool`` and the tracker ids showing them ``(K,)``."""
-        tracks = ids if tracks is None else tracks
-        xyxy = np.asarray(xyxy, np.float64)
-        for k, identity in enumerate(np.asarray(ids).tolist()):
-            self.first_s.setdefault(identity, time_s)
-            self.shown_by[identity] = int(np.asarray(tracks)[k])
-            if self.last_s.get(identity) == time_s:  # two boxes of one identity in one frame: keep the first
-                continue
-            self.last_s[identity] = time_s
-            history = self.boxes.setdefault(identity, deque())
-            if history and time_s - history[-1][0] < self.sample_s:
-                continue
-            x1, y1, x2, y2 = xyxy[k]
-            history.append((time_s, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, max(y2 - y1, 1.0)))
-            self.colours.setdefault(identity, deque()).append((time_s, np.asarray(colours[k]), bool(clean[k])))
-        if not self.frames or time_s - self.frames[-1][0] >= self.sample_s:
-            centres = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], axis=1)
-            self.frames.append((time_s, np.asarray(ids).copy(), centres, np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)))
-        for store in (self.boxes, self.colours):
-            for history in store.values():
-                while history and history[0][0] < time_s - self.keep_s:
-                    history.popleft()
-        while self.frames and self.frames[0][0] < time_s - self.keep_s:
-            self.frames.popleft()
-        self.forget({i for i, t in self.last_s.items() if t < time_s - self.keep_s})
 
     def decide(self, time_s: float) -> list[Jump]:
         """Young identities in view at ``time_s`` that carry on an older identity's person (see the module)."""
         jumps, taken = [], set()
-        visible = [i for i, t in self.last_s.items() if t == time_s]
+        visible = [i for i, t in self.history.last_s.items() if t == time_s]
         for young in visible:
-            age = time_s - self.first_s[young]
+            age = time_s - self.history.first_s[young]
             if young in self.judged or not self.young_min_s <= age <= self.young_max_s \
                     or time_s < self.next_check_s.get(young, -np.inf):
                 continue
             self.next_check_s[young] = time_s + self.check_every_s
-            ybox = np.array(self.boxes[young])
+            ybox = np.array(self.history.boxes[young])
             if len(ybox) < self.min_obs:
                 continue
-            path = _line(ybox[ybox[:, 0] <= self.first_s[young] + 1.0])
+            path = _line(ybox[ybox[:, 0] <= self.history.first_s[young] + 1.0])
             near = self._near_path(path, young)
             fits = [fit for j in visible if j in near and (fit := self._fit(j, young, ybox, path, time_s)) is not None]
             if len(fits) != 1 or fits[0].identity in taken:
@@ -121,8 +86,8 @@ class JumpDetector:
     def _near_path(self, path: tuple[np.ndarray, np.ndarray, float], young: int) -> set[int]:
         """Identities whose boxes were on ``young``'s path traced back in at least ``min_obs`` kept frames before
         it appeared (one vectorised test per kept frame: the few that pass are then judged one by one)."""
-        born, hits = self.first_s[young], {}
-        for t, ids, centres, heights in self.frames:
+        born, hits = self.history.first_s[young], {}
+        for t, ids, centres, heights in self.history.frames:
             if not born - self.back_s - self.follow_s <= t < born:
                 continue
             where = path[0] + (t - path[2]) * path[1]
@@ -135,10 +100,10 @@ class JumpDetector:
              time_s: float) -> Jump | None:
         """The jump of ``older``'s tracker id that ``young`` (boxes ``ybox (N, 5)``, constant-velocity ``path``)
         would repair, if its path and colours say so."""
-        born = self.first_s[young]
-        if self.first_s[older] > born - self.follow_s:
+        born = self.history.first_s[young]
+        if self.history.first_s[older] > born - self.follow_s:
             return None
-        jbox = np.array(self.boxes[older])
+        jbox = np.array(self.history.boxes[older])
         jbox = jbox[jbox[:, 0] >= born - self.back_s - self.follow_s]
         if len(jbox) < self.min_obs:
             return None
@@ -172,9 +137,9 @@ class JumpDetector:
     def _colours(self, older: int, young: int, since: float, time_s: float) -> tuple[float, float] | None:
         """(young vs older before ``since``, older since vs before) colour distances, or None when they do not
         say the young one carries on the older one's person."""
-        pre = self._mean_colour(older, since - 1.0, since)
-        post = self._mean_colour(older, since + 1e-6, time_s + 1e-6)
-        own = self._mean_colour(young, self.first_s[young], time_s + 1e-6)
+        pre = self.history.mean_colour(older, since - 1.0, since)
+        post = self.history.mean_colour(older, since + 1e-6, time_s + 1e-6)
+        own = self.history.mean_colour(young, self.history.first_s[young], time_s + 1e-6)
         if pre is None or post is None or own is None:
             return None
         carried, left = float(colour_distance(own, pre)), float(colour_distance(post, pre))
@@ -185,7 +150,7 @@ class JumpDetector:
     def kept_path(self, identity: int, at_s: float, before_s: float = 1.0, after_s: float = 0.5) -> bool | None:
         """Whether ``identity``'s boxes in the ``after_s`` after ``at_s`` lie on the straight path of its boxes in
         the ``before_s`` before (within the on-path gate); None when too few boxes on either side."""
-        boxes = np.array(self.boxes.get(identity, ()))
+        boxes = np.array(self.history.boxes.get(identity, ()))
         if not len(boxes):
             return None
         pre = boxes[(boxes[:, 0] >= at_s - before_s) & (boxes[:, 0] <= at_s)]
@@ -197,50 +162,14 @@ class JumpDetector:
         off = np.hypot(*(post[:, 1:3] - where).T) / post[:, 4]
         return bool(np.all(off <= self.on_gate_h + self.on_gate_h_per_s * (post[:, 0] - at_s)))
 
-    def samples(self, identity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What is kept of ``identity``: boxes ``(N, 5)`` (t, cx, cy, w, h), colour signatures ``(N, D)`` and whether
-        each box was unoccluded ``(N,)``."""
-        boxes = np.array(self.boxes.get(identity, ()), np.float64).reshape(-1, 5)
-        kept = list(self.colours.get(identity, ()))
-        colours = np.array([c for _, c, _ in kept], np.float32) if kept else np.zeros((0, 0), np.float32)
-        return boxes, colours, np.array([ok for _, _, ok in kept], bool)
-
-    def _mean_colour(self, identity: int, start_s: float, end_s: float) -> np.ndarray | None:
-        """Mean colour signature of ``identity`` in ``[start_s, end_s)`` (unoccluded boxes if any)."""
-        picked = [(c, ok) for t, c, ok in self.colours.get(identity, ()) if start_s <= t < end_s]
-        clean = [c for c, ok in picked if ok]
-        chosen = clean or [c for c, _ in picked]
-        return np.mean(chosen, axis=0) if chosen else None
-
-    def exchange(self, a: int, b: int, since_s: float) -> None:
-        """After a repair (a jump's or a swap's): the samples of identities ``a`` and ``b`` taken after ``since_s``
-        belong to the other one. An identity with nothing left from before starts at its first sample."""
-        for store in (self.boxes, self.colours):
-            old_a, new_a = _split(store.get(a, ()), since_s)
-            old_b, new_b = _split(store.get(b, ()), since_s)
-            store[a], store[b] = deque(old_a + new_b), deque(old_b + new_a)
-        for t, ids, _, _ in self.frames:
-            if t > since_s:
-                is_a, is_b = ids == a, ids == b
-                ids[is_a], ids[is_b] = b, a
-        for identity in (a, b):
-            if self.boxes[identity] and self.boxes[identity][0][0] > since_s:
-                self.first_s[identity] = self.boxes[identity][0][0]
-        if a in self.shown_by and b in self.shown_by:
-            self.shown_by[a], self.shown_by[b] = self.shown_by[b], self.shown_by[a]
-        self.judged.update((a, b))
+    def repaired(self, identities: tuple[int, ...]) -> None:
+        """Identities just exchanged by a repair are judged no more (as young ones)."""
+        self.judged.update(identities)
 
     def forget(self, identities: set[int]) -> None:
         for identity in identities:
-            for store in (self.boxes, self.colours, self.first_s, self.last_s, self.shown_by, self.next_check_s):
-                store.pop(identity, None)
+            self.next_check_s.pop(identity, None)
             self.judged.discard(identity)
-
-
-def _split(samples, since_s: float) -> tuple[list, list]:
-    """Samples ``(t, ...)`` up to ``since_s`` and after it."""
-    samples = list(samples)
-    return [x for x in samples if x[0] <= since_s], [x for x in samples if x[0] > since_s]
 
 
 def _turning_point(boxes: np.ndarray, off: np.ndarray, last: int, window_s: float, gap_s: float = 0.3) -> float:

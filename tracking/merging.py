@@ -25,6 +25,7 @@ from mivolo.core.structures import ACCEPTED, REJECTED, Detections
 from tracking.handover import FaceHandOver
 from tracking.identities import lowest_first
 from tracking.jumps import JumpDetector
+from tracking.people_history import PeopleHistory
 from tracking.relink import Link, Relinker, colour_distance
 from tracking.swaps import SwapDetector
 
@@ -282,8 +283,10 @@ class MergeStep:
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
         self.relinker = Relinker(**{k: getattr(config, f"relink_{k}") for k in RELINK_SETTINGS}) \
             if config.relink else None
-        self.swaps = SwapDetector() if config.repair_swaps and self.relinker is not None else None
-        self.jumps = JumpDetector() if self.swaps is not None else None
+        repair = config.repair_swaps and self.relinker is not None
+        self.history = PeopleHistory() if repair else None  # the last seconds of everyone in view
+        self.swaps = SwapDetector(self.history) if repair else None
+        self.jumps = JumpDetector(self.history) if repair else None
         if self.jumps is not None and config.relink_beside:
             self.relinker.kept_path = self.jumps.kept_path
         self.swaps_repaired: list[dict] = []
@@ -339,10 +342,9 @@ class MergeStep:
             return
         people = self.merger.resolve(tracks)
         colours, clean = self.relinker.observe(image, time_s, people, xyxy)
-        if self.swaps is not None:
-            self.swaps.observe(time_s, people, xyxy, colours, clean, tracks)
-        if self.jumps is not None:
-            self.jumps.observe(time_s, people, xyxy, colours, clean, tracks)
+        if self.history is not None:
+            self.history.observe(time_s, people, xyxy, colours, clean, tracks)
+            self.swaps.observe(time_s, people, xyxy)
 
     def _relink(self, time_s: float) -> None:
         for link in self.relinker.decide(time_s):
@@ -357,38 +359,36 @@ class MergeStep:
         that last showed each are mapped to the other identity (``tracking.swaps``). Face and body merges no longer
         start from either (their tracker ids no longer carry their own identity); others can still join them."""
         for a, b, since_s in self.swaps.decide(time_s):
-            ta, tb = self.swaps.shown_by.get(a), self.swaps.shown_by.get(b)
-            if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
-                continue
-            self.merger.parent[ta], self.merger.parent[tb] = b, a
-            self.swaps.exchange((a, b), since_s)
-            self.relinker.settle((a, b))
-            if self.jumps is not None:
-                self.jumps.exchange(a, b, since_s)
-            self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
-                                        "cue": "colours"})
-            if self.on_exchange is not None:
-                self.on_exchange(a, b, since_s)
+            if self._exchange(a, b, since_s, time_s, "colours"):
+                self.relinker.settle((a, b))
 
     def _repair_jumps(self, time_s: float) -> None:
         """An identity whose tracker id jumped onto someone else gets its person back from the young identity that
         carries them on (``tracking.jumps``); the young identity takes the tracker id that jumped, from the jump on,
-        and starts again in the re-linker from what that id showed since (so it may join the person it belongs to).
-        Recorded with the swap repairs (the outputs relabel both the same way)."""
+        and starts again in the re-linker from what that id showed since (so it may join the person it belongs to);
+        its face/body samples (of the older one's person) join the older identity's signature. Recorded with the
+        swap repairs (the outputs relabel both the same way)."""
         for jump in self.jumps.decide(time_s):
             a, b = jump.identity, jump.young
-            ta, tb = self.jumps.shown_by.get(a), self.jumps.shown_by.get(b)
-            if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
-                continue
-            self.merger.parent[ta], self.merger.parent[tb] = b, a
-            self.jumps.exchange(a, b, jump.since_s)
-            self.swaps.exchange((a, b), jump.since_s)
-            self.relinker.exchange_tail(a, b, jump.since_s, *self.jumps.samples(b))
-            self.merger.hand_over(b, a, jump.since_s)
-            self.swaps_repaired.append({"identities": [a, b], "since_s": float(jump.since_s), "at_s": float(time_s),
-                                        "cue": "path"})
-            if self.on_exchange is not None:
-                self.on_exchange(a, b, jump.since_s)
+            if self._exchange(a, b, jump.since_s, time_s, "path"):
+                self.relinker.exchange_tail(a, b, jump.since_s, *self.history.samples(b))
+                self.merger.hand_over(b, a, jump.since_s)
+
+    def _exchange(self, a: int, b: int, since_s: float, time_s: float, cue: str) -> bool:
+        """Identities ``a`` and ``b`` exchange their people from ``since_s`` on: the tracker ids that last showed
+        each now show the other, the history's samples, the run.json record (``swaps_repaired``) and the settling
+        stage (``on_exchange``) follow. False (nothing done) when those tracker ids no longer show them."""
+        ta, tb = self.history.shown_by.get(a), self.history.shown_by.get(b)
+        if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
+            return False
+        self.merger.parent[ta], self.merger.parent[tb] = b, a
+        self.history.exchange(a, b, since_s)
+        self.jumps.repaired((a, b))
+        self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
+                                    "cue": cue})
+        if self.on_exchange is not None:
+            self.on_exchange(a, b, since_s)
+        return True
 
     def trackers_showing(self, identities: set[int], candidates: set[int]) -> set[int]:
         """Of ``candidates`` (tracker ids) and the tracker ids mapped to ``identities``, those that now show one
@@ -478,9 +478,9 @@ class MergeStep:
         self.merger.forget(identity_ids)
         if self.relinker is not None:
             self.relinker.forget(identity_ids)
-        if self.swaps is not None:
+        if self.history is not None:
+            self.history.forget(identity_ids)
             self.swaps.forget(identity_ids)
-        if self.jumps is not None:
             self.jumps.forget(identity_ids)
         if self.handover is not None:
             self.handover.forget(identity_ids)

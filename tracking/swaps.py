@@ -11,18 +11,18 @@ when that young track looks like the old identity did before (at most ``max_colo
 afterwards does not (worse by ``margin``), the two identities are exchanged too. Alike clothes give no verdict:
 nothing is changed then. The ids are exchanged from the moment the two boxes overlapped most in the last
 ``recent_s`` of the meeting (while they overlap either could be right; the tracker most often goes astray where
-they are closest; two who walk together for long part at the end). State: a few seconds of colour
-samples per identity in view and one record per meeting in progress.
+they are closest; two who walk together for long part at the end). Colour samples come from
+``tracking.people_history`` (observed by the caller); own state: one record per meeting in progress.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mivolo.core.boxes import box_area, intersection
+from tracking.people_history import PeopleHistory
 from tracking.relink import colour_distance
 
 
@@ -39,36 +39,18 @@ class Meeting:
 
 @dataclass
 class SwapDetector:
+    history: PeopleHistory = field(default_factory=PeopleHistory)  # colour samples; observed by the caller
     window_s: float = 1.0
     margin: float = 0.4
     max_colour_dist: float = 0.35
     min_samples: int = 3
     give_up_s: float = 3.0  # a meeting whose pair is not both seen cleanly this long after parting is dropped
-    samples: dict[int, deque] = field(default_factory=dict)  # identity -> (t, colour (D,)) of unoccluded boxes
-    first_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was first seen
-    last_s: dict[int, float] = field(default_factory=dict)  # identity -> when it was last seen
-    shown_by: dict[int, int] = field(default_factory=dict)  # identity -> the tracker id that last showed its person
     recent_s: float = 3.0  # the moment of a swap is the highest overlap in the last this many seconds of a meeting
-    stale_s: float = 10.0  # identities unseen this long are dropped (merged away, gone): state stays bounded
     meetings: dict[tuple[int, int], Meeting] = field(default_factory=dict)
 
-    def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray, colours: np.ndarray,
-                clean: np.ndarray, tracks: np.ndarray | None = None) -> None:
-        """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)``, their colour signatures
-        ``(K, D)``, whether each was unoccluded ``(K,) bool`` and the tracker ids showing them ``(K,)`` (default:
-        the identity ids)."""
-        tracks = ids if tracks is None else tracks
-        for identity, track, colour, ok in zip(ids.tolist(), np.asarray(tracks).tolist(), colours, clean,
-                                               strict=True):
-            self.first_s.setdefault(identity, time_s)
-            self.last_s[identity] = time_s
-            self.shown_by[identity] = track
-            if ok:
-                self.samples.setdefault(identity, deque()).append((time_s, colour))
-        self.forget({i for i, t in self.last_s.items() if t < time_s - self.stale_s})
-        for history in self.samples.values():
-            while history and history[0][0] < time_s - self.window_s - self.give_up_s:
-                history.popleft()
+    def observe(self, time_s: float, ids: np.ndarray, xyxy: np.ndarray) -> None:
+        """One frame's person boxes ``xyxy (K, 4)`` under their identity ``ids (K,)`` (after ``history`` saw them):
+        overlapping pairs start or extend a meeting."""
         if len(ids) < 2:
             return
         boxes = np.asarray(xyxy, np.float32)
@@ -89,27 +71,26 @@ class SwapDetector:
 
     def _meeting(self, key: tuple[int, int], time_s: float) -> Meeting:
         meeting = Meeting(time_s, time_s, self._means(key, time_s - self.window_s, time_s))
-        young = [i for i in key if self.first_s.get(i, time_s) >= time_s - self.window_s]
+        young = [i for i in key if self.history.first_s.get(i, time_s) >= time_s - self.window_s]
         if meeting.before is None and len(young) == 1:
             old = key[1] if young[0] == key[0] else key[0]
-            picked = [c for t, c in self.samples.get(old, ()) if time_s - self.window_s <= t < time_s]
-            if len(picked) >= self.min_samples:
-                meeting.young, meeting.before_old = young[0], np.mean(picked, axis=0)
+            before_old = self._mean(old, time_s - self.window_s, time_s)
+            if before_old is not None:
+                meeting.young, meeting.before_old = young[0], before_old
         return meeting
 
+    def _mean(self, identity: int, start_s: float, end_s: float) -> np.ndarray | None:
+        """Mean colour of ``identity``'s unoccluded boxes in ``[start_s, end_s)`` (None: fewer than min_samples)."""
+        return self.history.mean_colour(identity, start_s, end_s, clean_only=True, min_samples=self.min_samples)
+
     def _means(self, key: tuple[int, int], start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray] | None:
-        means = []
-        for identity in key:
-            picked = [c for t, c in self.samples.get(identity, ()) if start_s <= t < end_s]
-            if len(picked) < self.min_samples:
-                return None
-            means.append(np.mean(picked, axis=0))
-        return means[0], means[1]
+        means = [self._mean(identity, start_s, end_s) for identity in key]
+        return None if means[0] is None or means[1] is None else (means[0], means[1])
 
     def decide(self, time_s: float) -> list[tuple[int, int, float]]:
         """``(a, b, since_s)``: pairs of identities whose people the tracker swapped when they met (and when: where
         their boxes overlapped most); each meeting is judged once, ``window_s`` after the two parted. The caller
-        that gives the people their ids back calls ``exchange``."""
+        that gives the people their ids back calls ``PeopleHistory.exchange``."""
         swaps, taken = [], set()
         for key, meeting in list(self.meetings.items()):
             if time_s - meeting.last_s < self.window_s:
@@ -138,22 +119,7 @@ class SwapDetector:
         moved = float(colour_distance(meeting.before_old, young_after))
         return moved <= self.max_colour_dist and moved + self.margin <= kept
 
-    def exchange(self, key: tuple[int, int], since_s: float) -> None:
-        """After a repair, the samples taken after ``since_s`` belong to the other identity."""
-        a, b = (self.samples.setdefault(i, deque()) for i in key)
-        a_old, a_new = [s for s in a if s[0] <= since_s], [s for s in a if s[0] > since_s]
-        b_old, b_new = [s for s in b if s[0] <= since_s], [s for s in b if s[0] > since_s]
-        self.samples[key[0]], self.samples[key[1]] = deque(a_old + b_new), deque(b_old + a_new)
-        shown = self.shown_by
-        if key[0] in shown and key[1] in shown:  # each tracker id now shows the other identity
-            shown[key[0]], shown[key[1]] = shown[key[1]], shown[key[0]]
-
     def forget(self, identities: set[int]) -> None:
-        if not identities:
-            return
-        for identity in identities:
-            self.samples.pop(identity, None)
-            self.first_s.pop(identity, None)
-            self.last_s.pop(identity, None)
-            self.shown_by.pop(identity, None)
-        self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}
+        """Meetings of identities that left memory are dropped."""
+        if identities:
+            self.meetings = {k: m for k, m in self.meetings.items() if not identities & set(k)}
