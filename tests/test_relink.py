@@ -181,6 +181,30 @@ def test_after_a_long_gap_both_paths_must_meet():
     assert long_gap_case(young_step=-10) == []  # at the right place, but walking back towards where 1 never was
 
 
+def turn_case(young_x: float) -> list:
+    """Identity 1 walks right at 100 px/s until t=0.9 s (x=190, y=240), then turns to walk down at 60 px/s
+    unseen; 1.1 s later track 2 appears at (``young_x``, 306) walking down. 1's forward prediction (x=300, y=240)
+    misses it; 2's own way back leads to where 1 was last seen when ``young_x`` is 190."""
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    links, young = [], 2
+    for k in range(12):
+        t = 2.0 + 0.1 * k
+        box = person_box(young_x, 306 + 6 * k)
+        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
+        for link in relinker.decide(t):
+            relinker.absorb(link.track_id, link.into)
+            links.append(link)
+            young = link.into
+    return [(link.track_id, link.into) for link in links]
+
+
+def test_after_a_turn_the_way_back_alone_links_when_it_meets_closely():
+    assert turn_case(young_x=190) == [(2, 1)]
+    assert turn_case(young_x=130) == []  # its way back passes 0.5 box heights from 1: within the usual gate, not
+    # within the tighter one a link on the way back alone needs
+
+
 def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():
     assert long_gap_case(young_step=10, beside=True) == []  # it may be the neighbour's track that swapped
 

@@ -9,7 +9,9 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
 - the track's first box is where that extrapolation puts it: within ``gate_h + gate_h_per_s * gap`` box heights;
 - after a gap longer than ``forward_only_s``, the track's own way back must meet the lost one too: its first second
   of boxes, extrapolated back to when the identity was last seen, lands within the same gate of that last box
-  (a path that only crosses the prediction by chance is refused);
+  (a path that only crosses the prediction by chance is refused). When the forward prediction misses (the person
+  turned, or the lost track's last boxes drifted onto someone passing), that way back alone decides, within
+  ``turn_gate`` of the gate (PETS09: right links met it within 0.2, wrong ones only within 0.8-0.9);
 - the track did not appear side by side with someone else (centres within ``beside_h`` box heights): it may be
   that person's track that swapped (on PETS09-S2L1 every wrong link, after short gaps as after long ones, was
   such a case). Unless (with ``kept_path``, which the merge step takes from ``tracking.jumps``) the gap was at
@@ -134,6 +136,7 @@ class Relinker:
     beside_h: float = 1.0  # centres closer than this many box heights: side by side
     forward_only_s: float = 0.9  # longer gaps also need the young track's backward extrapolation to meet the lost one
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
+    turn_gate: float = 0.5  # the forward prediction missed: the way back must meet within this fraction of the gate
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
     history: int = 12
     kept_path: Callable[[int, float], bool | None] | None = None  # (identity, t): did it keep its path across t
@@ -260,7 +263,9 @@ class Relinker:
                     continue  # not seen long enough yet to know where it came from
                 _, lx, ly, _, lh = frag.recent()[-1]
                 bx, by, _ = self._predict(young, frag.last_s, backward=True)
-                motion = max(motion, float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0) / gate)
+                back = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0) / gate
+                # it turned (or its last boxes drifted onto an occluder): the way back alone, within a tighter gate
+                motion = back / self.turn_gate if motion > 1.0 >= back / self.turn_gate else max(motion, back)
             if motion > 1.0 or colours[k] > self.max_colour_dist:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
