@@ -226,19 +226,22 @@ def test_after_a_short_gap_a_track_born_beside_someone_is_not_linked_either():
     assert [(link.track_id, link.into) for link in walk(alone, 2, 1.2, [220 + 10 * k for k in range(5)])] == [(2, 1)]
 
 
-def beside_case(neighbour_turns: bool = False, gap_frames: int = 3) -> list[int]:
-    """Through the merge step: 1 (red/blue) walks right at 100 px/s until t=0.9 s, with 3 (green/grey) walking
-    alongside half a box height ahead; after ``gap_frames`` frames 1's person shows up as track 2 where 1's path
-    leads, still beside 3. With ``neighbour_turns`` 3's boxes turn back from 2's birth on (as when a tracker's box
-    moves onto someone else). Returns the identity shown for track 2 in each frame it is seen."""
-    step = MergeStep(MergeConfig(), None, 60.0)
-    born, shown = 10 + gap_frames, []
-    for k in range(born + 12):
-        t = 0.1 * k
-        nx = 160 + 10 * k if not (neighbour_turns and k > born) else 160 + 10 * born - 30 * (k - born)
-        people = [(person_box(nx), GREEN, GREY, 3)]
-        if k < 10 or k >= born:
-            people.append((person_box(100 + 10 * k), RED, BLUE, 1 if k < 10 else 2))
+def beside_case(neighbour_turns: bool = False, gap_frames: int = 3, dt: float = 0.1,
+                neighbour_new: bool = False) -> list[int]:
+    """Through the merge step, a frame every ``dt`` seconds: 1 (red/blue) walks right at 100 px/s for 1 s, with
+    3 (green/grey) walking alongside half a box height ahead; after ``gap_frames`` frames 1's person shows up as
+    track 2 where 1's path leads, still beside 3. With ``neighbour_turns`` 3's boxes turn back from 2's birth on
+    (as when a tracker's box moves onto someone else); with ``neighbour_new`` 3 is first seen when 1 is lost.
+    Returns the identity shown for track 2 in each frame it is seen."""
+    step = MergeStep(MergeConfig(), None, 1.0 / dt)
+    seen = round(1.0 / dt)
+    born, shown = seen + gap_frames, []
+    for k in range(born + round(1.2 / dt)):
+        t = dt * k
+        nx = 160 + 100 * t if not (neighbour_turns and k > born) else 160 + 100 * dt * born - 300 * (t - dt * born)
+        people = [(person_box(nx), GREEN, GREY, 3)] if not (neighbour_new and k < seen) else []
+        if k < seen or k >= born:
+            people.append((person_box(100 + 100 * t), RED, BLUE, 1 if k < seen else 2))
         xyxy = np.vstack([b for b, *_ in people])
         dets = Detections.from_boxes(xyxy, np.full(len(people), 0.9, np.float32), PERSON)
         dets.track_id[:] = [i for *_, i in people]
@@ -250,6 +253,16 @@ def beside_case(neighbour_turns: bool = False, gap_frames: int = 3) -> list[int]
 def test_a_track_born_beside_someone_who_walked_on_is_linked():
     shown = beside_case()
     assert shown[-1] == 1 and shown[0] == 2  # judged once its neighbour was seen walking on for a moment
+
+
+def test_a_track_born_beside_someone_is_linked_at_low_frame_rates_too():
+    """At 3.3 fps the half second after its birth holds one frame of the neighbour: the check waits for two."""
+    shown = beside_case(dt=0.3, gap_frames=1)
+    assert shown[-1] == 1 and shown[0] == 2
+
+
+def test_a_track_born_beside_someone_who_appeared_when_the_identity_was_lost_is_not_linked():
+    assert set(beside_case(neighbour_new=True)) == {2}  # that neighbour may be the lost person as well
 
 
 def test_a_track_born_beside_someone_whose_path_turned_is_not_linked():

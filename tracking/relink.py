@@ -11,7 +11,8 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   of boxes, extrapolated back to when the identity was last seen, lands within the same gate of that last box
   (a path that only crosses the prediction by chance is refused). When the forward prediction misses (the person
   turned, or the lost track's last boxes drifted onto someone passing), that way back alone decides, within
-  ``turn_gate`` of the gate (PETS09: right links met it within 0.2, wrong ones only within 0.8-0.9);
+  ``turn_gate_h`` box heights whatever the gap (PETS09 at 10 and 5 fps: right links met it within 0.16, wrong
+  ones 0.5 and more away);
 - the track did not appear side by side with someone else (centres within ``beside_h`` box heights): it may be
   that person's track that swapped (on PETS09-S2L1 every wrong link, after short gaps as after long ones, was
   such a case). Unless (with ``kept_path``, which the merge step takes from ``tracking.jumps``) the gap was at
@@ -136,7 +137,7 @@ class Relinker:
     beside_h: float = 1.0  # centres closer than this many box heights: side by side
     forward_only_s: float = 0.9  # longer gaps also need the young track's backward extrapolation to meet the lost one
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
-    turn_gate: float = 0.5  # the forward prediction missed: the way back must meet within this fraction of the gate
+    turn_gate_h: float = 0.3  # the forward prediction missed: the way back must meet within this many box heights
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
     history: int = 12
     kept_path: Callable[[int, float], bool | None] | None = None  # (identity, t): did it keep its path across t
@@ -256,16 +257,18 @@ class Relinker:
                 continue
             gate = self.gate_h + self.gate_h_per_s * gap
             motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
-            if young.born_beside and (gap > self.beside_max_gap_s or not beside_ok):
+            if young.born_beside and (gap > self.beside_max_gap_s or not beside_ok
+                                      or self._neighbour_is_new(young, frag.last_s)):
                 continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
             if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
                 if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
                     continue  # not seen long enough yet to know where it came from
                 _, lx, ly, _, lh = frag.recent()[-1]
                 bx, by, _ = self._predict(young, frag.last_s, backward=True)
-                back = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0) / gate
-                # it turned (or its last boxes drifted onto an occluder): the way back alone, within a tighter gate
-                motion = back / self.turn_gate if motion > 1.0 >= back / self.turn_gate else max(motion, back)
+                back_h = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0)
+                if motion > 1.0 and back_h <= self.turn_gate_h:  # it turned (or its last boxes drifted onto
+                    motion = back_h / self.turn_gate_h  # someone passing): the way back alone, within a fixed gate
+                motion = max(motion, back_h / gate)
             if motion > 1.0 or colours[k] > self.max_colour_dist:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
@@ -278,8 +281,17 @@ class Relinker:
             return young.beside_ok
         if self.kept_path is None or young.last_s - young.first_s < self.settle_s:
             return False
-        young.beside_ok = all(self.kept_path(n, young.first_s) is True for n in young.beside_of)
+        kept = [self.kept_path(n, young.first_s) for n in young.beside_of]
+        if None in kept and False not in kept:
+            return False  # not seen long enough yet (low frame rates): judged again at the next frame
+        young.beside_ok = all(kept)
         return young.beside_ok
+
+    def _neighbour_is_new(self, young: Fragment, lost_s: float) -> bool:
+        """Whether someone the young fragment appeared beside was itself first seen less than ``settle_s`` before
+        the lost identity was last seen (or later): that neighbour may be the lost person as well."""
+        return any(n in self.fragments and self.fragments[n].first_s > lost_s - self.settle_s
+                   for n in young.beside_of)
 
     def absorb(self, source: int, target: int) -> None:
         """Fold fragment ``source`` into identity ``target`` (after any merge, whatever decided it)."""
