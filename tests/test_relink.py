@@ -205,6 +205,19 @@ def test_after_a_turn_the_way_back_alone_links_when_it_meets_closely():
     # within the tighter one a link on the way back alone needs
 
 
+def test_a_last_stretch_where_the_box_grew_over_someone_else_is_not_trusted():
+    """1 walks right at 100 px/s; in its last 0.2 s the tracker's box grows half as tall again and slides back
+    (onto someone who is not tracked): its person shows up where the straight walk leads, at its own size."""
+    relinker = Relinker()
+    for k in range(12):
+        t = 0.1 * k
+        box = person_box(100 + 100 * t) if k < 10 else person_box(170, cy=215, h=180)
+        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([1]), box)
+    assert len(relinker.fragments[1].trusted()) == 10
+    links = walk(relinker, 2, 1.7, [270 + 10 * k for k in range(5)])  # 0.6 s after 1 was last seen
+    assert [(link.track_id, link.into) for link in links] == [(2, 1)]
+
+
 def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():
     assert long_gap_case(young_step=10, beside=True) == []  # it may be the neighbour's track that swapped
 

@@ -106,6 +106,20 @@ class Fragment:
         size = len(self.boxes)
         return np.roll(self.boxes, -(self.n % size), axis=0) if self.n > size else self.boxes[:self.n]
 
+    def trusted(self, max_jump: float = 1.25) -> np.ndarray:
+        """The kept boxes less a last stretch whose heights jumped away (by more than ``max_jump`` times) from
+        the few before: the tracker's box grew over someone else or was cut short by an occluder before it lost
+        its person, so its place, size and speed say little about where that person went. At most half of the
+        boxes go, at least 3 stay."""
+        boxes = self.recent()
+        keep = len(boxes)
+        while keep > max(3, len(boxes) // 2):
+            ratio = boxes[keep - 1, 4] / max(float(np.median(boxes[max(0, keep - 6):keep - 1, 4])), 1.0)
+            if max(ratio, 1.0 / max(ratio, 1e-6)) <= max_jump:
+                break
+            keep -= 1
+        return boxes[:keep]
+
     @property
     def colour(self) -> np.ndarray:
         total, n = (self.clean, self.clean_n) if self.clean_n else (self.any, self.any_n)
@@ -191,7 +205,7 @@ class Relinker:
             boxes = frag.early if len(frag.early) else frag.first_box[None]
             anchor, window, heights = boxes[0], boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s], boxes[:3, 4]
         else:
-            boxes = frag.recent()
+            boxes = frag.trusted()
             anchor, heights = boxes[-1], boxes[-3:, 4]
             window = boxes[boxes[:, 0] >= anchor[0] - self.velocity_s]
         velocity = np.zeros(2)
@@ -255,7 +269,8 @@ class Relinker:
                 continue
             if max(ph, h0) / max(min(ph, h0), 1.0) > self.max_size_ratio:
                 continue
-            gate = self.gate_h + self.gate_h_per_s * gap
+            _, lx, ly, _, lh = last = frag.trusted()[-1]  # where it was last seen, less a corrupted last stretch
+            gate = self.gate_h + self.gate_h_per_s * (t0 - last[0])
             motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
             if young.born_beside and (gap > self.beside_max_gap_s or not beside_ok
                                       or self._neighbour_is_new(young, frag.last_s)):
@@ -263,8 +278,7 @@ class Relinker:
             if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
                 if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
                     continue  # not seen long enough yet to know where it came from
-                _, lx, ly, _, lh = frag.recent()[-1]
-                bx, by, _ = self._predict(young, frag.last_s, backward=True)
+                bx, by, _ = self._predict(young, float(last[0]), backward=True)
                 back_h = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0)
                 if motion > 1.0 and back_h <= self.turn_gate_h:  # it turned (or its last boxes drifted onto
                     motion = back_h / self.turn_gate_h  # someone passing): the way back alone, within a fixed gate
