@@ -12,7 +12,10 @@ Stacks: ``default`` (no weight flags: the offline models), ``yolox-nano`` (``--d
 
 Clips: every clip of ``../shared/data/real/`` - MOTChallenge sequence folders (a video file or ``img1/``, plus
 ``gt/gt.txt`` and ``seqinfo.ini``; PETS09-S2L1) and labelled GIFs (``intel/labels.json``) - plus every
-MOTChallenge sequence folder given with ``--sequence``. Absent data: the clip or stack is skipped with a message.
+MOTChallenge sequence folder given with ``--sequence``; and each of those with a video file at half its frame rate
+(``--frame-steps``, default 2: every other frame, as a camera at 5 fps instead of 10 would give; ``NAME@5fps``), since
+the frame rates of real footage vary and tracking must hold at all of them. Absent data: the clip or stack is skipped
+with a message.
 
 Metrics per (stack, clip):
 - ``count``: identities.json ``count``; ``people``: distinct ground-truth ids (gt.txt rows with the "consider" flag
@@ -60,6 +63,7 @@ DATA = ROOT.parent / "shared" / "data"
 REAL = DATA / "real"
 WEIGHTS = DATA / "weights"
 QUICK_FRAMES = 20
+FRAME_STEPS = (2,)  # each video sequence also at half its frame rate: tracking must hold at 5 fps as at 10
 SPAN_IOU = 0.5
 SPAN_MIN_FRAMES = 5
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
@@ -109,6 +113,42 @@ def mot_sequence(folder: Path) -> Clip | None:
         return Clip(seq.get("name", folder.name), images, ["--as-video", "--fps", str(seq.get("frameRate", 25))],
                     gt=gt, length=length)
     return None
+
+
+def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
+    """``clip`` (a MOTChallenge sequence with a video file) at 1/``step`` of its frame rate, as footage shot that
+    way: every ``step``-th frame from the first, written to ``folder`` as an MJPG AVI at the lower rate, with the
+    gt rows of those frames renumbered. None for image folders and labelled clips, or an unreadable video."""
+    import cv2
+
+    if clip.gt is None or clip.args or not clip.input.is_file():
+        return None
+    capture = cv2.VideoCapture(str(clip.input))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    name = f"{clip.name}@{fps / step:g}fps"
+    video = folder / name / f"{clip.input.stem}.avi"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps / step, size)
+    index = written = 0
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        if index % step == 0:
+            writer.write(image)
+            written += 1
+        index += 1
+    capture.release()
+    writer.release()
+    if not written:
+        return None
+    gt = read_mot(clip.gt)
+    gt = gt[(gt[:, 0] - 1) % step == 0]
+    gt[:, 0] = (gt[:, 0] - 1) // step + 1
+    (video.parent / "gt").mkdir(exist_ok=True)
+    np.savetxt(video.parent / "gt" / "gt.txt", gt, delimiter=",", fmt="%g")
+    return Clip(name, video, gt=video.parent / "gt" / "gt.txt", length=written)
 
 
 def labelled_clips(labels_json: Path) -> list[Clip]:
@@ -471,12 +511,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None) -> dict:
+def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
+            frame_steps: tuple[int, ...] = FRAME_STEPS) -> dict:
     """Score again the run folders kept with ``--keep-runs`` (after a change to the metrics), keeping each row's
     command, wall time and the meta of the runs; rewrites ``result_json`` and its .md."""
     result = orjson.loads(result_json.read_bytes())
-    clips = {c.name: c for c in discover_clips(REAL, sequences)}
     with tempfile.TemporaryDirectory() as tmp:
+        clips = {c.name: c for c in with_lower_frame_rates(discover_clips(REAL, sequences), frame_steps,
+                                                            Path(tmp) / "slower")}
         for i, row in enumerate(result["runs"]):
             if "error" in row:
                 continue
@@ -490,9 +532,17 @@ def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None) 
     return result
 
 
+def with_lower_frame_rates(clips: list[Clip], steps: tuple[int, ...], folder: Path) -> list[Clip]:
+    """``clips`` plus each video sequence among them at 1/step of its frame rate for every step (``every_nth_frame``,
+    written under ``folder``)."""
+    slower = [c for clip in clips for step in steps if step > 1
+              and (c := every_nth_frame(clip, step, folder)) is not None]
+    return clips + slower
+
+
 def run(quick: bool = False, stacks: list[str] | None = None, detector_weights: list[Path] | None = None,
         sequences: list[Path] | None = None, output_dir: Path | None = None, keep_runs: Path | None = None,
-        max_frames: int | None = None) -> dict | None:
+        max_frames: int | None = None, frame_steps: tuple[int, ...] = FRAME_STEPS) -> dict | None:
     """Run the scoreboard; write real.json / real.md into ``output_dir`` (default: benchmarks/results, or a new
     temporary folder in quick mode). Returns the result, or None when there is nothing to run."""
     from benchmarks.__main__ import meta
@@ -507,6 +557,7 @@ def run(quick: bool = False, stacks: list[str] | None = None, detector_weights: 
                     "span_min_frames": SPAN_MIN_FRAMES, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        clips = with_lower_frame_rates(clips, frame_steps, work / "slower")
         for stack, flags in chosen.items():
             for clip in clips:
                 out = (keep_runs or work) / f"{stack}__{clip.name}"
@@ -532,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", nargs="*", choices=list(STACKS), default=None, help="built-in stacks (default all)")
     parser.add_argument("--detector-weights", type=Path, nargs="*", default=None, help="extra stacks: one per file")
     parser.add_argument("--sequence", type=Path, nargs="*", default=None, help="extra MOTChallenge sequence folders")
+    parser.add_argument("--frame-steps", type=int, nargs="*", default=list(FRAME_STEPS),
+                        help="also each video sequence at 1/N of its frame rate, for each N given (none: off)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where real.json/real.md go")
     parser.add_argument("--keep-runs", type=Path, default=None, help="keep each run's output folder under this one")
     parser.add_argument("--rescore", action="store_true", help="no new runs: score the folders under --keep-runs "
@@ -540,11 +593,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rescore:
         if args.keep_runs is None:
             parser.error("--rescore needs --keep-runs (the folder of the kept runs)")
-        result = rescore((args.output_dir or RESULTS) / "real.json", args.keep_runs, args.sequence)
+        result = rescore((args.output_dir or RESULTS) / "real.json", args.keep_runs, args.sequence,
+                         tuple(args.frame_steps))
         print(markdown(result))
         return 0
     result = run(args.quick, args.stacks, args.detector_weights, args.sequence, args.output_dir, args.keep_runs,
-                 args.max_frames)
+                 args.max_frames, tuple(args.frame_steps))
     if result is None:
         return 0
     print(markdown(result))

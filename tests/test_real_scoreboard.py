@@ -8,12 +8,15 @@ import pytest
 
 from benchmarks.real import (
     REAL,
+    Clip,
     count_error,
+    every_nth_frame,
     gender_by_position,
     gender_multiset,
     gt_pedestrians,
     slots_left_to_right,
     spanning_identities,
+    with_lower_frame_rates,
 )
 
 
@@ -105,3 +108,30 @@ def test_quick_real_scoreboard_runs(tmp_path):
         assert row["frames"] == 8 and row["fps"] > 0 and row["people"] > 0
     pets = [r for r in result["runs"] if "HOTA" in r]
     assert pets and all(0 <= r["HOTA"] <= 100 for r in pets)
+
+
+def test_a_sequence_at_a_lower_frame_rate_keeps_every_nth_frame_with_its_gt(tmp_path):
+    import cv2
+
+    video = tmp_path / "seq" / "clip.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for k in range(7):  # frame k (0-based) shows its number as its brightness
+        writer.write(np.full((48, 64, 3), 30 * k, np.uint8))
+    writer.release()
+    gt = tmp_path / "seq" / "gt.txt"
+    np.savetxt(gt, np.vstack([_rows(range(1, 8), 1, 5.0), _rows([2, 3, 4], 2, 30.0)]), delimiter=",", fmt="%g")
+    clip = Clip("seq", video, gt=gt, length=7)
+    slower = every_nth_frame(clip, 3, tmp_path / "out")
+    assert slower is not None and slower.name == "seq@3.33333fps" and slower.length == 3
+    capture = cv2.VideoCapture(str(slower.input))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10 / 3, abs=0.01)
+    brightness = []
+    while (frame := capture.read())[0]:
+        brightness.append(float(frame[1].mean()))
+    assert brightness == pytest.approx([0, 90, 180], abs=6)  # frames 1, 4 and 7 of the original
+    rows = np.loadtxt(slower.gt, delimiter=",", ndmin=2)
+    assert sorted(map(tuple, rows[:, :2].astype(int).tolist())) == [(1, 1), (2, 1), (2, 2), (3, 1)]
+    assert every_nth_frame(Clip("folder", tmp_path, ["--as-video"], gt=gt), 2, tmp_path / "x") is None
+    both = with_lower_frame_rates([clip], (2, 3), tmp_path / "both")
+    assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps"]
