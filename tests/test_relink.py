@@ -218,6 +218,32 @@ def test_a_last_stretch_where_the_box_grew_over_someone_else_is_not_trusted():
     assert [(link.track_id, link.into) for link in links] == [(2, 1)]
 
 
+def hidden_case(stands: bool = True, young_x: float = 270.0, gap_s: float = 8.0) -> list:
+    """1 walks right at 100 px/s to x=250 and (``stands``) stands there for a second, or walks on; it is lost at
+    t=1.4 s; ``gap_s`` later track 2 appears at ``young_x`` walking right at 100 px/s (from x=250 when young_x is
+    270: out of the spot where 1 stood, hidden all along)."""
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [200 + 10 * min(k, 5) if stands else 200 + 10 * k for k in range(15)])
+    links, young = [], 2
+    for k in range(12):
+        t = 1.4 + gap_s + 0.1 * k
+        box = person_box(young_x + 10 * k)
+        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
+        for link in relinker.decide(t):
+            relinker.absorb(link.track_id, link.into)
+            links.append(link)
+            young = link.into
+    return [(link.track_id, link.into) for link in links]
+
+
+def test_someone_who_stood_hidden_and_walks_out_of_that_spot_is_found_again_after_a_long_gap():
+    assert hidden_case() == [(2, 1)]
+    assert hidden_case(gap_s=20.0) == [(2, 1)]
+    assert hidden_case(gap_s=40.0) == []  # longer than refind_max_s
+    assert hidden_case(stands=False, young_x=350) == []  # 1 walked on: after 8 s it is somewhere else
+    assert hidden_case(young_x=430) == []  # its way back passes the spot, but it appeared 1.5 box heights away
+
+
 def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():
     assert long_gap_case(young_step=10, beside=True) == []  # it may be the neighbour's track that swapped
 
