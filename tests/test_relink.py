@@ -187,16 +187,22 @@ def turn_case(young_x: float) -> list:
     misses it; 2's own way back leads to where 1 was last seen when ``young_x`` is 190."""
     relinker = Relinker()
     walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    return young_links(relinker, 2.0, [(young_x, 306 + 6 * k) for k in range(12)])
+
+
+def young_links(relinker: Relinker, start_s: float, centres: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Track 2 seen at ``centres`` from ``start_s`` on, 0.1 s apart (shown under the identity it joined, once
+    linked, as the merge stage does); returns the (track, identity) links decided."""
     links, young = [], 2
-    for k in range(12):
-        t = 2.0 + 0.1 * k
-        box = person_box(young_x, 306 + 6 * k)
+    for k, (cx, cy) in enumerate(centres):
+        t = start_s + 0.1 * k
+        box = person_box(cx, cy)
         relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
         for link in relinker.decide(t):
             relinker.absorb(link.track_id, link.into)
-            links.append(link)
+            links.append((link.track_id, link.into))
             young = link.into
-    return [(link.track_id, link.into) for link in links]
+    return links
 
 
 def test_after_a_turn_the_way_back_alone_links_when_it_meets_closely():
@@ -224,16 +230,7 @@ def hidden_case(stands: bool = True, young_x: float = 270.0, gap_s: float = 8.0)
     270: out of the spot where 1 stood, hidden all along)."""
     relinker = Relinker()
     walk(relinker, 1, 0.0, [200 + 10 * min(k, 5) if stands else 200 + 10 * k for k in range(15)])
-    links, young = [], 2
-    for k in range(12):
-        t = 1.4 + gap_s + 0.1 * k
-        box = person_box(young_x + 10 * k)
-        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
-        for link in relinker.decide(t):
-            relinker.absorb(link.track_id, link.into)
-            links.append(link)
-            young = link.into
-    return [(link.track_id, link.into) for link in links]
+    return young_links(relinker, 1.4 + gap_s, [(young_x + 10 * k, 240.0) for k in range(12)])
 
 
 def test_someone_who_stood_hidden_and_walks_out_of_that_spot_is_found_again_after_a_long_gap():

@@ -150,16 +150,19 @@ class JumpDetector:
     def kept_path(self, identity: int, at_s: float, before_s: float = 1.0, after_s: float = 0.5,
                   longest_s: float = 2.0) -> bool | None:
         """Whether ``identity``'s boxes in the ``after_s`` after ``at_s`` lie on the straight path of its boxes in
-        the ``before_s`` before (within the on-path gate); None when too few boxes on either side yet. At low
-        frame rates the windows stretch (up to ``longest_s``) to hold ``min_obs`` boxes before and two after."""
+        the ``before_s`` before (within the on-path gate): False too when it has too few boxes before (no path to
+        keep), None while too few after (not known yet). At low frame rates the windows stretch (up to
+        ``longest_s``) to hold ``min_obs`` boxes before and two after."""
         boxes = np.array(self.history.boxes.get(identity, ()))
         if not len(boxes):
             return None
         pre = boxes[(boxes[:, 0] >= at_s - longest_s) & (boxes[:, 0] <= at_s)]
         pre = pre[-max(self.min_obs, int(np.count_nonzero(pre[:, 0] >= at_s - before_s))):]
+        if len(pre) < self.min_obs:
+            return False
         post = boxes[(boxes[:, 0] > at_s) & (boxes[:, 0] <= at_s + longest_s)]
         post = post[:max(2, int(np.count_nonzero(post[:, 0] <= at_s + after_s)))]
-        if len(pre) < self.min_obs or len(post) < 2:
+        if len(post) < 2:
             return None
         centre, velocity, t0 = _line(pre)
         where = centre + np.outer(post[:, 0] - t0, velocity)

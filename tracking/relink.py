@@ -111,7 +111,9 @@ class Fragment:
     born_beside: bool = False  # another person stood within a box height when it first appeared
     beside_of: tuple[int, ...] = ()  # their identities
     beside_ok: bool | None = None  # whether they all kept their own paths (once known)
+    beside_kept: set[int] = field(default_factory=set)  # those of them known to have kept their paths so far
     judged_from_s: float = -np.inf  # ``decide_s`` counts from here when later than ``first_s`` (a restarted piece)
+    still: tuple[int, bool] | None = None  # (n when judged, whether it stood still over its last boxes)
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -246,9 +248,9 @@ class Relinker:
         young = [i for i in young if not self.fragments[i].decided]
         if not young:
             return []
-        longest = max(self.max_gap_s, self.refind_max_s)
-        lost = [i for i, f in self.fragments.items()
-                if f.last_s < time_s and f.n >= 2 and time_s - f.last_s <= longest + self.decide_s]
+        lost = [i for i, f in self.fragments.items() if f.last_s < time_s and f.n >= 2 and (
+            time_s - f.last_s <= self.max_gap_s + self.decide_s
+            or time_s - f.last_s <= self.refind_max_s + self.decide_s and self._stood_still(f))]
         if not lost:
             return []
         cost = np.full((len(young), len(lost)), np.inf)
@@ -322,12 +324,7 @@ class Relinker:
         if np.hypot(x0 - lx, y0 - ly) / max(lh, 1.0) > self.refind_birth_h \
                 or max(h0, lh) / max(min(h0, lh), 1.0) > self.refind_size_ratio:
             return np.inf
-        boxes = boxes[boxes[:, 0] >= boxes[-1, 0] - self.velocity_s]
-        if len(boxes) < self.min_obs or np.ptp(boxes[:, 0]) < 0.5 * self.velocity_s:
-            return np.inf
-        t = boxes[:, 0] - boxes[:, 0].mean()
-        speed = float(np.linalg.norm(t @ (boxes[:, 1:3] - boxes[:, 1:3].mean(0)) / (t @ t))) / max(lh, 1.0)
-        if speed > self.refind_still_h:
+        if not self._stood_still(lost):
             return np.inf
         if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
             return np.inf  # not seen long enough yet to know where it came from
@@ -337,6 +334,20 @@ class Relinker:
             return np.inf
         return colour / self.refind_colour + miss / self.refind_gate_h
 
+    def _stood_still(self, frag: Fragment) -> bool:
+        """Whether ``frag`` moved at most ``refind_still_h`` box heights a second over its last ``velocity_s`` of
+        (trusted) boxes, seen over at least half of it (kept until it is seen again)."""
+        if frag.still is None or frag.still[0] != frag.n:
+            boxes = frag.trusted()
+            boxes = boxes[boxes[:, 0] >= boxes[-1, 0] - self.velocity_s]
+            still = len(boxes) >= self.min_obs and np.ptp(boxes[:, 0]) >= 0.5 * self.velocity_s
+            if still:
+                t = boxes[:, 0] - boxes[:, 0].mean()
+                velocity = t @ (boxes[:, 1:3] - boxes[:, 1:3].mean(0)) / (t @ t)
+                still = float(np.linalg.norm(velocity)) / max(float(boxes[-1, 4]), 1.0) <= self.refind_still_h
+            frag.still = (frag.n, bool(still))
+        return frag.still[1]
+
     def _neighbours_kept_their_paths(self, young: Fragment) -> bool:
         """Whether everyone the young fragment appeared beside walked on along their own path across its birth
         (judged ``settle_s`` after it): then it is not one of them whose track went astray."""
@@ -344,11 +355,18 @@ class Relinker:
             return young.beside_ok
         if self.kept_path is None or young.last_s - young.first_s < self.settle_s:
             return False
-        kept = [self.kept_path(n, young.first_s) for n in young.beside_of]
-        if None in kept and False not in kept:
-            return False  # not seen long enough yet (low frame rates): judged again at the next frame
-        young.beside_ok = all(kept)
-        return young.beside_ok
+        for neighbour in young.beside_of:
+            if neighbour in young.beside_kept:
+                continue
+            kept = self.kept_path(neighbour, young.first_s)
+            if kept is None:
+                return False  # not seen long enough after it yet (low frame rates): judged again later
+            if not kept:
+                young.beside_ok = False
+                return False
+            young.beside_kept.add(neighbour)
+        young.beside_ok = True
+        return True
 
     def _neighbour_is_new(self, young: Fragment, lost_s: float) -> bool:
         """Whether someone the young fragment appeared beside was itself first seen less than ``settle_s`` before
