@@ -1,4 +1,4 @@
-"""Re-linking of track fragments after gaps: motion + size + clothing colours, no model needed.
+"""Re-linking of track fragments after short gaps: motion + size + clothing colours, no model needed.
 
 A tracker loses a person (occlusion, missed detections) and starts a new track when they show up again. A young
 track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an identity that was lost when:
@@ -11,8 +11,8 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   of boxes, extrapolated back to when the identity was last seen, lands within the same gate of that last box
   (a path that only crosses the prediction by chance is refused). When the forward prediction misses (the person
   turned, or the lost track's last boxes drifted onto someone passing), that way back alone decides, within
-  ``turn_gate_h`` box heights whatever the gap (PETS09 at 10 and 5 fps: right links met it within 0.16, wrong
-  ones 0.5 and more away);
+  ``turn_gate_h`` box heights whatever the gap, for a young track that walks (``turn_min_speed_h``; PETS09 at 10
+  and 5 fps: right links met it within 0.16, wrong ones 0.5 and more away);
 - the track did not appear side by side with someone else (centres within ``beside_h`` box heights): it may be
   that person's track that swapped (on PETS09-S2L1 every wrong link, after short gaps as after long ones, was
   such a case). Unless (with ``kept_path``, which the merge step takes from ``tracking.jumps``) the gap was at
@@ -29,13 +29,6 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
 - the match is unambiguous both ways: the cost (colour distance / ``max_colour_dist`` + motion distance / gate)
   beats every other candidate identity and every other young track for that identity by ``margin``.
 
-After a longer gap (up to ``refind_max_s``) only someone who stood still where they were lost (at most
-``refind_still_h`` box heights a second over their last second: hidden there, not gone) is found again: by a track
-not born beside anyone, that appeared within ``refind_birth_h`` box heights of that spot, whose own way back over
-the 2 s before it appeared passes within ``refind_gate_h`` of it, at the same size (``refind_size_ratio``) and in
-closer clothes (``refind_colour``), under the same margin (``_refind_cost``). On PETS09-S2L1 a man standing hidden
-behind the sign for 10 s comes back this way (and, with the SSDLite detector, one for 21 s); the two wrong
-candidates seen were born 1.4 and 2.0 box heights from the spot with colours 0.32 apart.
 Every window that needs a few boxes stretches to hold them at low frame rates (``JumpDetector.kept_path``).
 
 State per fragment is a few fixed-size arrays (the last ``history`` boxes, two colour histograms), so memory is
@@ -113,7 +106,6 @@ class Fragment:
     beside_ok: bool | None = None  # whether they all kept their own paths (once known)
     beside_kept: set[int] = field(default_factory=set)  # those of them known to have kept their paths so far
     judged_from_s: float = -np.inf  # ``decide_s`` counts from here when later than ``first_s`` (a restarted piece)
-    still: tuple[int, bool] | None = None  # (n when judged, whether it stood still over its last boxes)
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -121,14 +113,18 @@ class Fragment:
         return np.roll(self.boxes, -(self.n % size), axis=0) if self.n > size else self.boxes[:self.n]
 
     def trusted(self, max_jump: float = 1.25) -> np.ndarray:
-        """The kept boxes less a last stretch whose heights jumped away (by more than ``max_jump`` times) from
-        the few before: the tracker's box grew over someone else or was cut short by an occluder before it lost
-        its person, so its place, size and speed say little about where that person went. At most half of the
-        boxes go, at least 3 stay."""
+        """The kept boxes less a last stretch whose heights jumped away (by more than ``max_jump`` times) from the
+        median height of the first half of them: the tracker's box grew over someone else or was cut short by an
+        occluder before it lost its person, so its place, size and speed say little about where that person went.
+        At most half of the boxes go, at least 3 stay (at high frame rates a jump longer than half the kept boxes
+        is only partly left out)."""
         boxes = self.recent()
         keep = len(boxes)
+        if keep <= 3:
+            return boxes
+        reference = max(float(np.median(boxes[:max(3, keep // 2), 4])), 1.0)
         while keep > max(3, len(boxes) // 2):
-            ratio = boxes[keep - 1, 4] / max(float(np.median(boxes[max(0, keep - 6):keep - 1, 4])), 1.0)
+            ratio = boxes[keep - 1, 4] / reference
             if max(ratio, 1.0 / max(ratio, 1e-6)) <= max_jump:
                 break
             keep -= 1
@@ -165,13 +161,8 @@ class Relinker:
     beside_h: float = 1.0  # centres closer than this many box heights: side by side
     forward_only_s: float = 0.9  # longer gaps also need the young track's backward extrapolation to meet the lost one
     max_speed_h: float = 2.0  # extrapolation speed cap, box heights per second
-    refind_max_s: float = 30.0  # someone who stood still where they were lost may come back up to this much later,
-    refind_still_h: float = 0.3  # ... if they moved at most this many box heights a second in their last second
-    refind_gate_h: float = 0.3  # ... and the young track's way back passes this close to where they stood
-    refind_birth_h: float = 1.0  # ... and it appeared within this many box heights of that spot
-    refind_size_ratio: float = 1.25
-    refind_colour: float = 0.25  # (stricter than max_colour_dist: a long gap needs closer clothes)
     turn_gate_h: float = 0.3  # the forward prediction missed: the way back must meet within this many box heights
+    turn_min_speed_h: float = 0.1  # ... of a young track walking at least this many box heights a second
     occluded_overlap: float = 0.3  # a box this much covered by another person gives a "not clean" colour sample
     history: int = 12
     kept_path: Callable[[int, float], bool | None] | None = None  # (identity, t): did it keep its path across t
@@ -248,9 +239,8 @@ class Relinker:
         young = [i for i in young if not self.fragments[i].decided]
         if not young:
             return []
-        lost = [i for i, f in self.fragments.items() if f.last_s < time_s and f.n >= 2 and (
-            time_s - f.last_s <= self.max_gap_s + self.decide_s
-            or time_s - f.last_s <= self.refind_max_s + self.decide_s and self._stood_still(f))]
+        lost = [i for i, f in self.fragments.items()
+                if f.last_s < time_s and f.n >= 2 and time_s - f.last_s <= self.max_gap_s + self.decide_s]
         if not lost:
             return []
         cost = np.full((len(young), len(lost)), np.inf)
@@ -283,9 +273,6 @@ class Relinker:
         beside_ok = young.born_beside and self._neighbours_kept_their_paths(young)
         for k, frag in enumerate(lost):
             gap = t0 - frag.last_s
-            if self.max_gap_s < gap <= self.refind_max_s and not young.born_beside:
-                cost[k] = self._refind_cost(young, frag, float(colours[k]))
-                continue
             if gap <= 0 or gap > self.max_gap_s:  # seen at the same time (or after), or gone too long
                 continue
             px, py, ph = self._predict(frag, t0)
@@ -304,49 +291,19 @@ class Relinker:
                     continue  # not seen long enough yet to know where it came from
                 bx, by, _ = self._predict(young, float(last[0]), backward=True)
                 back_h = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0)
-                if motion > 1.0 and back_h <= self.turn_gate_h:  # it turned (or its last boxes drifted onto
-                    motion = back_h / self.turn_gate_h  # someone passing): the way back alone, within a fixed gate
+                if motion > 1.0 and back_h <= self.turn_gate_h and self._walks(young):  # it turned (or its last
+                    motion = back_h / self.turn_gate_h  # boxes drifted onto someone passing): the way back alone
                 motion = max(motion, back_h / gate)
             if motion > 1.0 or colours[k] > self.max_colour_dist:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
         return cost, colours
 
-    def _refind_cost(self, young: Fragment, lost: Fragment, colour: float) -> float:
-        """Cost (inf: impossible) of linking ``young`` to ``lost`` after a long gap: only when ``lost`` stood still
-        where it was last seen (hidden there, not gone) and ``young``'s own path, traced back over the seconds before
-        it appeared, passes through that spot, at the same size and in the same clothes."""
-        if colour > self.refind_colour:
-            return np.inf
-        boxes = lost.trusted()
-        _, lx, ly, _, lh = boxes[-1]
-        t0, x0, y0, _w0, h0 = young.first_box
-        if np.hypot(x0 - lx, y0 - ly) / max(lh, 1.0) > self.refind_birth_h \
-                or max(h0, lh) / max(min(h0, lh), 1.0) > self.refind_size_ratio:
-            return np.inf
-        if not self._stood_still(lost):
-            return np.inf
-        if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
-            return np.inf  # not seen long enough yet to know where it came from
-        back = np.array([self._predict(young, t0 - s, backward=True)[:2] for s in np.arange(0.0, 2.01, 0.1)])
-        miss = float(np.min(np.hypot(back[:, 0] - lx, back[:, 1] - ly))) / max(lh, 1.0)
-        if miss > self.refind_gate_h:
-            return np.inf
-        return colour / self.refind_colour + miss / self.refind_gate_h
-
-    def _stood_still(self, frag: Fragment) -> bool:
-        """Whether ``frag`` moved at most ``refind_still_h`` box heights a second over its last ``velocity_s`` of
-        (trusted) boxes, seen over at least half of it (kept until it is seen again)."""
-        if frag.still is None or frag.still[0] != frag.n:
-            boxes = frag.trusted()
-            boxes = boxes[boxes[:, 0] >= boxes[-1, 0] - self.velocity_s]
-            still = len(boxes) >= self.min_obs and np.ptp(boxes[:, 0]) >= 0.5 * self.velocity_s
-            if still:
-                t = boxes[:, 0] - boxes[:, 0].mean()
-                velocity = t @ (boxes[:, 1:3] - boxes[:, 1:3].mean(0)) / (t @ t)
-                still = float(np.linalg.norm(velocity)) / max(float(boxes[-1, 4]), 1.0) <= self.refind_still_h
-            frag.still = (frag.n, bool(still))
-        return frag.still[1]
+    def _walks(self, young: Fragment) -> bool:
+        """Whether the young fragment moved at least ``turn_min_speed_h`` box heights a second over its first
+        boxes: only a walking track's way back says where it came from (a standing one's is its own spot)."""
+        bx, by, h = self._predict(young, float(young.early[0, 0]) - 1.0, backward=True)
+        return float(np.hypot(bx - young.early[0, 1], by - young.early[0, 2])) / max(h, 1.0) >= self.turn_min_speed_h
 
     def _neighbours_kept_their_paths(self, young: Fragment) -> bool:
         """Whether everyone the young fragment appeared beside walked on along their own path across its birth
