@@ -124,12 +124,16 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
     if clip.gt is None or clip.args or not clip.input.is_file():
         return None
     capture = cv2.VideoCapture(str(clip.input))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0  # some containers give 0 or NaN
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     name = f"{clip.name}@{fps / step:g}fps"
     video = folder / name / f"{clip.input.stem}.avi"
     video.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps / step, size)
+    if not capture.isOpened() or not writer.isOpened():
+        capture.release()
+        return None
     index = written = 0
     while True:
         ok, image = capture.read()
@@ -521,6 +525,9 @@ def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
                                                             Path(tmp) / "slower")}
         for i, row in enumerate(result["runs"]):
             if "error" in row:
+                continue
+            if row["clip"] not in clips:  # a sequence not passed again, or a frame step not asked for
+                print(f"rescore: {row['stack']} {row['clip']}: clip not found; row kept as it was", flush=True)
                 continue
             kept = {k: row[k] for k in ("stack", "clip", "command", "wall_s", "rc")}
             result["runs"][i] = {**kept, **score(clips[row["clip"]], runs / f"{row['stack']}__{row['clip']}",

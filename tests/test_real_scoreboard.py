@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import orjson
 import pytest
@@ -135,3 +137,15 @@ def test_a_sequence_at_a_lower_frame_rate_keeps_every_nth_frame_with_its_gt(tmp_
     assert every_nth_frame(Clip("folder", tmp_path, ["--as-video"], gt=gt), 2, tmp_path / "x") is None
     both = with_lower_frame_rates([clip], (2, 3), tmp_path / "both")
     assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps"]
+
+
+def test_rescoring_keeps_a_row_whose_clip_is_not_there_any_more(tmp_path):
+    from benchmarks.real import rescore
+
+    written = orjson.loads((Path(__file__).resolve().parents[1] / "benchmarks/results/real.json").read_bytes())
+    row = {**written["runs"][0], "clip": "gone@5fps"}  # a row as the scoreboard writes it, of a clip not found
+    result_json = tmp_path / "real.json"
+    result_json.write_bytes(orjson.dumps({**written, "runs": [row]}))
+    result = rescore(result_json, tmp_path / "runs", sequences=[], frame_steps=())
+    assert result["runs"] == [row] and "rescored" in result
+    assert orjson.loads(result_json.read_bytes())["runs"] == [row] and (tmp_path / "real.md").is_file()

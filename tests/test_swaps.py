@@ -10,14 +10,16 @@ from tracking.relink import colour_signature
 from tracking.swaps import SwapDetector
 
 
-def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40) -> list:
-    """Person P (red/blue) walks right, person Q walks left; their boxes overlap at steps 13-16. The tracker calls P
-    "1" and Q "2" throughout, or, with ``swap_ids``, the other way round once they parted."""
+def cross(swap_ids: bool, second=(GREEN, GREY), steps: int = 40, turn_back: bool = False, **settings) -> list:
+    """Person P (red/blue) walks right, person Q walks left; their boxes overlap at steps 13-16 (with ``turn_back``
+    both turn round there and walk back the way they came). The tracker calls P "1" and Q "2" throughout, or, with
+    ``swap_ids``, the other way round once they parted. ``settings``: of the SwapDetector."""
     history = PeopleHistory()
-    detector, decided = SwapDetector(history), []
+    detector, decided = SwapDetector(history, **settings), []
     for k in range(steps):
         t = 0.1 * k
-        p, q = box(150 + 12 * k), box(490 - 12 * k)
+        walked = 12 * (k if not turn_back or k <= 14 else 28 - k)
+        p, q = box(150 + walked), box(490 - walked)
         parted = k > 16
         ids = np.array([2, 1]) if swap_ids and parted else np.array([1, 2])
         xyxy = np.stack([p, q])
@@ -42,6 +44,21 @@ def test_people_who_kept_their_ids_are_left_alone():
 
 def test_alike_clothes_give_no_verdict():
     assert cross(swap_ids=True, second=(RED, BLUE)) == []
+
+
+def test_paths_that_cross_back_colours_that_only_lean_the_crossed_way():
+    colours_alone_never_do = {"margin": 10.0}  # however far the colours lean, they must not decide alone here
+    decided = cross(swap_ids=True, **colours_alone_never_do)
+    assert len(decided) == 1 and decided[0][:2] == (1, 2)  # each id went on along the other one's path
+    assert cross(swap_ids=False, **colours_alone_never_do) == []
+    assert cross(swap_ids=True, path_margin_h=1e6, **colours_alone_never_do) == []  # the paths were the reason
+
+
+def test_paths_that_clearly_go_on_straight_overrule_the_colours():
+    # both turn round where they met and the tracker keeps each id on the one walking on along its path, yet the
+    # colours say the ids changed people: no verdict rather than a repair that may be wrong
+    assert cross(swap_ids=True) != [] and cross(swap_ids=True, turn_back=True) == []
+    assert cross(swap_ids=True, turn_back=True, path_margin_h=1e6) != []  # without the paths: the colours repair
 
 
 def test_the_rows_between_parting_and_repair_get_their_right_ids():

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracking.people_history import PeopleHistory
+from tracking.people_history import PeopleHistory, straight_path
 from tracking.relink import colour_distance
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class JumpDetector:
             ybox = np.array(self.history.boxes[young])
             if len(ybox) < self.min_obs:
                 continue
-            path = _line(ybox[ybox[:, 0] <= self.history.first_s[young] + 1.0])
+            path = straight_path(ybox[ybox[:, 0] <= self.history.first_s[young] + 1.0])
             near = self._near_path(path, young)
             fits = [fit for j in visible if j in near and (fit := self._fit(j, young, ybox, path, time_s)) is not None]
             if len(fits) != 1 or fits[0].identity in taken:
@@ -164,7 +164,7 @@ class JumpDetector:
         post = post[:max(2, int(np.count_nonzero(post[:, 0] <= at_s + after_s)))]
         if len(post) < 2:
             return None
-        centre, velocity, t0 = _line(pre)
+        centre, velocity, t0 = straight_path(pre)
         where = centre + np.outer(post[:, 0] - t0, velocity)
         off = np.hypot(*(post[:, 1:3] - where).T) / post[:, 4]
         return bool(np.all(off <= self.on_gate_h + self.on_gate_h_per_s * (post[:, 0] - at_s)))
@@ -193,18 +193,9 @@ def _turning_point(boxes: np.ndarray, off: np.ndarray, last: int, window_s: floa
         after = boxes[k + 1:]
         cost = float(np.sum(off[:k + 1] ** 2))
         if len(after) >= 2:
-            centre, velocity, t0 = _line(after)
+            centre, velocity, t0 = straight_path(after)
             fitted = centre + np.outer(after[:, 0] - t0, velocity)
             cost += float(np.sum((np.hypot(*(after[:, 1:3] - fitted).T) / after[:, 4]) ** 2))
         if cost < best_cost:
             best, best_cost = k, cost
     return float(at[best])
-
-
-def _line(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least-squares constant-velocity path of ``boxes (N, >=3)`` (t, cx, cy, ...): (centre at t0, velocity, t0)."""
-    t0 = float(boxes[:, 0].mean())
-    t = boxes[:, 0] - t0
-    centre = boxes[:, 1:3].mean(axis=0)
-    velocity = (t @ (boxes[:, 1:3] - centre)) / (t @ t) if float(t @ t) > 0 else np.zeros(2)
-    return centre, velocity, t0

@@ -103,3 +103,13 @@ def _split(samples, since_s: float) -> tuple[list, list]:
     """Samples ``(t, ...)`` up to ``since_s`` and after it."""
     samples = list(samples)
     return [x for x in samples if x[0] <= since_s], [x for x in samples if x[0] > since_s]
+
+
+def straight_path(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares constant-velocity path of ``boxes (N, >=3)`` (t, cx, cy, ...): (centre at t0 (2,), velocity
+    (2,) per second, t0)."""
+    t0 = float(boxes[:, 0].mean())
+    t = boxes[:, 0] - t0
+    centre = boxes[:, 1:3].mean(axis=0)
+    velocity = (t @ (boxes[:, 1:3] - centre)) / (t @ t) if float(t @ t) > 0 else np.zeros(2)
+    return centre, velocity, t0
