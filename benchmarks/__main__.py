@@ -23,7 +23,6 @@ import argparse
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,10 +54,6 @@ def meta() -> dict:
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "versions": {p: version(p) for p in ("torch", "opencv-python", "boxmot", "ultralytics", "onnxruntime")},
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _config(out: Path, **sections):
@@ -217,6 +212,7 @@ def bench_mivolo(work: Path, device: str = "cpu", half: bool = False, repeats: i
 def bench_stream_memory(minutes: float, work: Path) -> dict:
     from benchmarks.stacks import LoopingVideo
     from mivolo import Pipeline
+    from mivolo.core.environment import peak_rss_mb
     from mivolo.evaluation.sample import make_sample_video
 
     clip = work / "loop.mp4"
@@ -224,7 +220,7 @@ def bench_stream_memory(minutes: float, work: Path) -> dict:
     cfg = _config(work / f"stream{minutes}", settle={"forget_after_s": 10.0})
     summary = Pipeline(cfg).run(LoopingVideo(clip, int(minutes * 60 * 15), fps=15.0))
     return {"minutes": minutes, "frames": summary.frames, "fps": round(summary.fps, 2),
-            "identities": summary.identities, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "identities": summary.identities, "peak_rss_mb": peak_rss_mb()}
 
 
 def _memory_rows(minutes: list[float]) -> list[dict]:
@@ -237,12 +233,17 @@ def _memory_rows(minutes: list[float]) -> list[dict]:
     return rows
 
 
+def _later_parts(result: dict) -> list[str]:
+    later = result.get("parts_meta") or {}
+    return [f"{part}: measured later (commit {m['commit']}, {m['time']})" for part, m in sorted(later.items())]
+
+
 def summary_markdown(result: dict) -> str:
     from benchmarks.stacks import MODEL_STAGES
 
     lines = [f"# Benchmark results ({'quick' if result.get('quick') else 'full'})", "",
              f"commit {result['meta']['commit']}, {result['meta']['cpus']} CPUs, torch threads "
-             f"{result['meta']['torch_threads']}, {result['meta']['time']}", "",
+             f"{result['meta']['torch_threads']}, {result['meta']['time']}", *_later_parts(result), "",
              "| stack | fps | ms/frame | detect | track | face gate | merge | age/gender | other | overhead % |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key in ("offline", "seed", "light"):
@@ -289,6 +290,15 @@ def summary_markdown(result: dict) -> str:
         mivolo = result["mivolo"]
         lines += ["", f"MiVOLO ms/crop by batch ({mivolo['device']}): {mivolo['ms_per_crop_by_batch']}"]
     return "\n".join(lines) + "\n"
+
+
+def merged_parts(previous: dict, partial: dict) -> dict:
+    """``previous`` result with the parts measured in ``partial`` replaced; ``meta`` stays the full run's and
+    ``parts_meta`` says which parts came from which later run."""
+    merged = {**previous, **{k: v for k, v in partial.items() if k not in ("meta", "quick")}}
+    later = {k: partial["meta"] for k in partial if k not in ("meta", "quick")}
+    merged["parts_meta"] = {**previous.get("parts_meta", {}), **later}
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or (Path(tempfile.gettempdir()) / "mivolo-bench-quick.json" if args.quick
                              else RESULTS / "latest.json")
     output.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and output.is_file():  # a partial run replaces its parts of the result file, keeps the others
+        result = merged_parts(orjson.loads(output.read_bytes()), result)
     output.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     output.with_suffix(".md").write_text(summary_markdown(result))
     print(summary_markdown(result))

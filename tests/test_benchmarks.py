@@ -48,3 +48,17 @@ def test_quick_batch_benchmark_measures_one_and_two_workers(tmp_path):
         assert len(row["worker_peak_rss_mb"]) == row["workers"] and min(row["worker_peak_rss_mb"]) > 100
         assert row["stage_ms_per_frame"]["detect"] > 0 and row["identities"] > 0
     assert json.loads(out.read_text())["runs"][1]["workers"] == 2
+
+
+def test_a_partial_run_replaces_only_its_parts_of_the_result_file():
+    from benchmarks.__main__ import RESULTS, merged_parts, summary_markdown
+
+    full = json.loads((RESULTS / "latest.json").read_text())  # a full run as written
+    partial = {"quick": False, "meta": {"commit": "bbb", "cpus": 2, "torch_threads": 2, "time": "t1"},
+               "memory": [{"minutes": 0.5, "frames": 450, "peak_rss_mb": 888.1}]}
+    merged = merged_parts(full, partial)
+    assert merged["scaling"] == full["scaling"] and merged["offline"] == full["offline"]
+    assert merged["memory"] == partial["memory"]
+    assert merged["meta"] == full["meta"] and merged["parts_meta"] == {"memory": partial["meta"]}
+    text = summary_markdown(merged)
+    assert "memory: measured later (commit bbb, t1)" in text and "| 0.5 | 450 | 888.1 |" in text

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -31,7 +30,7 @@ from mivolo.batch.listing import BatchSource
 from mivolo.batch.results import empty_row, summary_row
 from mivolo.core.atomic import write_json_atomic
 from mivolo.core.config import PipelineConfig
-from mivolo.core.environment import configure_environment
+from mivolo.core.environment import configure_environment, peak_rss_mb
 from mivolo.core.errors import UserError
 from mivolo.core.structures import Frame
 from mivolo.pipeline import Pipeline
@@ -192,11 +191,6 @@ def finish_attempt(work: Path, final: Path, row: dict[str, Any], interrupted: st
         os.replace(final, old)
     os.replace(work, final)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (Linux reports kB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def _leave_signals_to_the_driver() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 from mivolo.core.paths import IN_CHECKOUT, PROJECT_DIR, cache_dir
@@ -25,3 +26,16 @@ def configure_environment() -> None:
         local = PROJECT_DIR / ".yolo_config"
         folder = local if IN_CHECKOUT and os.access(PROJECT_DIR, os.W_OK) else cache_dir("ultralytics")
         os.environ["YOLO_CONFIG_DIR"] = str(Path(folder))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB: the kernel's high-water mark of its own memory (``VmHWM``),
+    which starts afresh when a program is executed. ``ru_maxrss`` (the fallback off Linux) does not: a process
+    started from a big one (a benchmark's child, a worker forked from a loaded parent) reports the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
