@@ -294,9 +294,13 @@ def summary_markdown(result: dict) -> str:
 
 def merged_parts(previous: dict, partial: dict) -> dict:
     """``previous`` result with the parts measured in ``partial`` replaced; ``meta`` stays the full run's and
-    ``parts_meta`` says which parts came from which later run."""
-    merged = {**previous, **{k: v for k, v in partial.items() if k not in ("meta", "quick")}}
-    later = {k: partial["meta"] for k in partial if k not in ("meta", "quick")}
+    ``parts_meta`` says which parts came from which later run. Parts that measured nothing (None) keep the
+    previous ones; a quick run never merges into a full result (nor the other way round): it is returned alone."""
+    if bool(previous.get("quick")) != bool(partial.get("quick")):
+        return partial  # quick numbers never mix with full ones
+    measured = {k: v for k, v in partial.items() if k not in ("meta", "quick") and v is not None}
+    merged = {**previous, **measured}
+    later = {k: partial["meta"] for k in measured}
     merged["parts_meta"] = {**previous.get("parts_meta", {}), **later}
     return merged
 

@@ -124,6 +124,8 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
     if clip.gt is None or clip.args or not clip.input.is_file():
         return None
     capture = cv2.VideoCapture(str(clip.input))
+    if not capture.isOpened():
+        return None
     fps = capture.get(cv2.CAP_PROP_FPS)
     fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0  # some containers give 0 or NaN
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
@@ -131,8 +133,9 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
     video = folder / name / f"{clip.input.stem}.avi"
     video.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps / step, size)
-    if not capture.isOpened() or not writer.isOpened():
+    if not writer.isOpened():
         capture.release()
+        writer.release()
         return None
     index = written = 0
     while True:

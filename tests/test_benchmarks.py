@@ -62,3 +62,22 @@ def test_a_partial_run_replaces_only_its_parts_of_the_result_file():
     assert merged["meta"] == full["meta"] and merged["parts_meta"] == {"memory": partial["meta"]}
     text = summary_markdown(merged)
     assert "memory: measured later (commit bbb, t1)" in text and "| 0.5 | 450 | 888.1 |" in text
+
+
+def test_a_partial_run_from_the_command_line_keeps_the_other_parts(tmp_path, monkeypatch):
+    import benchmarks.__main__ as bench
+    from benchmarks.__main__ import RESULTS, merged_parts
+
+    out = tmp_path / "latest.json"
+    out.write_bytes((RESULTS / "latest.json").read_bytes())
+    full = json.loads(out.read_text())
+    measured = {"model": "MiVOLO-D1 224 face+body", "device": "cpu", "half": False, "threads": 2,
+                "ms_per_crop_by_batch": {"1": 1.0}}
+    monkeypatch.setattr(bench, "bench_mivolo", lambda *args, **kwargs: measured)
+    assert bench.main(["--only", "mivolo", "--output", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["mivolo"] == measured and written["offline"] == full["offline"] and written["meta"] == full["meta"]
+    assert "mivolo: measured later" in out.with_suffix(".md").read_text()
+    assert merged_parts(full, {"quick": False, "meta": {}, "real": None})["real"] == full["real"]  # nothing ran
+    quick = {"quick": True, "meta": {}, "memory": []}
+    assert merged_parts(full, quick) == quick  # quick numbers never mix into a full result

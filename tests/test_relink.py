@@ -226,11 +226,17 @@ def test_a_last_stretch_where_the_box_grew_over_someone_else_is_not_trusted():
     assert len(relinker.fragments[1].trusted()) == 10
     links = walk(relinker, 2, 1.7, [270 + 10 * k for k in range(5)])  # 0.6 s after 1 was last seen
     assert [(link.track_id, link.into) for link in links] == [(2, 1)]
-    at_30_fps = Relinker()  # the 12 boxes kept are 0.4 s: a 0.2 s jump is half of them
+    at_30_fps = Relinker()  # the 12 boxes kept are 0.4 s: a 0.17 s jump is 5 of them
     for k in range(12):
-        box = person_box(100 + 10 * k / 3) if k < 6 else person_box(110, cy=215, h=180)
+        box = person_box(100 + 10 * k / 3) if k < 7 else person_box(110, cy=215, h=180)
         at_30_fps.observe(frame_with([(box, RED, BLUE)]), k / 30, np.array([1]), box)
     assert at_30_fps.fragments[1].trusted()[:, 4].max() == pytest.approx(120, abs=2)
+    for heights in ([80] * 6 + [120] * 6, [80] * 3 + [110] * 3 + [120] * 6):  # coming out from behind something
+        coming_out = Relinker()  # (or a box that grew over someone for as long as it was steady: no telling)
+        for k, h in enumerate(heights):
+            box = person_box(100 + 10 * k, cy=240 - h / 2, h=h)
+            coming_out.observe(frame_with([(box, RED, BLUE)]), 0.1 * k, np.array([1]), box)
+        assert len(coming_out.fragments[1].trusted()) == 12
 
 
 def test_after_a_long_gap_a_track_born_beside_someone_is_not_linked():

@@ -384,6 +384,7 @@ class MergeStep:
         self.merger.parent[ta], self.merger.parent[tb] = b, a
         self.history.exchange(a, b, since_s)
         self.jumps.repaired((a, b))
+        self.swaps.repaired((a, b))
         self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
                                     "cue": cue})
         if self.on_exchange is not None:

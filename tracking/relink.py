@@ -116,19 +116,19 @@ class Fragment:
         """The kept boxes less a last stretch whose heights jumped away (by more than ``max_jump`` times) from the
         median height of the first half of them: the tracker's box grew over someone else or was cut short by an
         occluder before it lost its person, so its place, size and speed say little about where that person went.
-        At most half of the boxes go, at least 3 stay (at high frame rates a jump longer than half the kept boxes
-        is only partly left out)."""
+        Only a stretch shorter than the steady part before it goes, and only when the first half's heights agree
+        with each other: half short, half tall is someone coming out from behind an occluder as much as a box
+        that grew over someone, and then nothing goes."""
         boxes = self.recent()
-        keep = len(boxes)
-        if keep <= 3:
+        if len(boxes) <= 3:
             return boxes
-        reference = max(float(np.median(boxes[:max(3, keep // 2), 4])), 1.0)
-        while keep > max(3, len(boxes) // 2):
-            ratio = boxes[keep - 1, 4] / reference
-            if max(ratio, 1.0 / max(ratio, 1e-6)) <= max_jump:
-                break
-            keep -= 1
-        return boxes[:keep]
+        first = boxes[:len(boxes) // 2, 4]
+        if first.max() > max_jump * max(first.min(), 1.0):
+            return boxes  # no steady height to measure a jump against
+        ratio = boxes[:, 4] / max(float(np.median(first)), 1.0)
+        steady = np.maximum(ratio, 1.0 / np.maximum(ratio, 1e-6)) <= max_jump
+        tail = len(boxes) - (int(np.flatnonzero(steady)[-1]) + 1)  # the last stretch of jumped boxes
+        return boxes[:len(boxes) - tail] if tail < len(boxes) - tail else boxes
 
     @property
     def colour(self) -> np.ndarray:

@@ -7,11 +7,13 @@ the ``window_s`` before the meeting are compared with those in the ``window_s`` 
 afterwards looks like the *other* one before (both cross distances at most ``max_colour_dist``) and the crossed
 pairing beats the straight one by ``margin`` (sum of the two distances), the people were swapped. Paths are a
 second, independent cue: each one's straight path over the ``window_s`` before the meeting, continued, is met by the
-boxes after it of one of the two (``_paths_crossed``). When the crossed pairing continues them better by
-``path_margin_h`` box heights, colours that lean the crossed way by ``colour_lean`` are enough; when the paths say
-straight by that much, colours alone are not (on PETS09-S2L1, with three detectors at 10 and 5 fps: the four real
-swaps seen continued the crossed paths 0.55-1.2 box heights better, every candidate whose colours leant crossed
-without a swap 0.2-2.4 worse, and one real swap had colours only 0.27 apart). A tracker can
+boxes of the ``window_s`` after it of one of the two (``_paths_crossed``). When the crossed pairing continues them
+better by ``path_margin_h`` box heights after a meeting of at most ``window_s``, colours that lean the crossed way
+by ``colour_lean`` are enough; when the paths say straight by that much, colours alone are not (on PETS09-S2L1,
+with three detectors at 10 and 5 fps: the four real swaps seen continued the crossed paths 0.55-1.2 box heights
+better, every candidate whose colours leant crossed without a swap 0.2-2.4 worse, the most those leant was 0.15,
+and one real swap had colours only 0.27 apart). Paths cannot tell a swap from two people who both turned back
+where they met (their boxes are the same): there only the colours' lean speaks. A tracker can
 also jump from its person onto someone it met, while its own person walks on under a new id born at the meeting:
 when that young track looks like the old identity did before (at most ``max_colour_dist``) and the old identity
 afterwards does not (worse by ``margin``), the two identities are exchanged too. Alike clothes give no verdict:
@@ -48,7 +50,7 @@ class SwapDetector:
     history: PeopleHistory = field(default_factory=PeopleHistory)  # colour samples; observed by the caller
     window_s: float = 1.0
     margin: float = 0.4  # colours alone: the crossed pairing is closer by this much (sum of the two distances)
-    colour_lean: float = 0.1  # colours closer by at least this much, when the paths say crossed too
+    colour_lean: float = 0.2  # colours closer by at least this much, when the paths say crossed too
     path_margin_h: float = 0.4  # paths: the crossed pairing continues them better by this many box heights (summed)
     max_colour_dist: float = 0.35
     min_samples: int = 3
@@ -129,7 +131,12 @@ class SwapDetector:
             paths = self._paths_crossed(key, meeting, time_s)
             if paths is not None and paths <= -self.path_margin_h:
                 return False  # the colours lean one way, the paths clearly the other: no verdict
-            return lead >= self.margin or paths is not None and paths >= self.path_margin_h
+            if lead >= self.margin:
+                return True
+            # the paths can tell a swap from two who passed, not from two who both turned back where they met
+            # (same boxes): only for a short meeting, and the colours must lean crossed by colour_lean too
+            return paths is not None and paths >= self.path_margin_h \
+                and meeting.last_s - meeting.first_s <= self.window_s
         old_after, young_after = (after[1], after[0]) if meeting.young == key[0] else (after[0], after[1])
         kept = float(colour_distance(meeting.before_old, old_after))
         moved = float(colour_distance(meeting.before_old, young_after))
@@ -144,7 +151,7 @@ class SwapDetector:
         for identity in key:
             boxes = np.array(self.history.boxes.get(identity, ()), np.float64).reshape(-1, 5)
             pre = boxes[(boxes[:, 0] >= meeting.first_s - self.window_s) & (boxes[:, 0] < meeting.first_s)]
-            post = boxes[(boxes[:, 0] > meeting.last_s) & (boxes[:, 0] <= time_s)]
+            post = boxes[(boxes[:, 0] > meeting.last_s) & (boxes[:, 0] <= min(time_s, meeting.last_s + self.window_s))]
             if len(pre) < self.min_samples or np.ptp(pre[:, 0]) < 0.5 * self.window_s or len(post) < self.min_samples:
                 return None
             paths.append(straight_path(pre))
@@ -157,6 +164,11 @@ class SwapDetector:
         straight = miss(paths[0], after[0]) + miss(paths[1], after[1])
         crossed = miss(paths[0], after[1]) + miss(paths[1], after[0])
         return straight - crossed
+
+    def repaired(self, identities: tuple[int, ...]) -> None:
+        """Identities just exchanged by a repair: their meetings in progress are dropped (the colours kept from
+        before them belong to the other identity now)."""
+        self.meetings = {k: m for k, m in self.meetings.items() if not set(identities) & set(k)}
 
     def forget(self, identities: set[int]) -> None:
         """Meetings of identities that left memory are dropped."""
