@@ -305,3 +305,55 @@ def test_a_track_born_beside_someone_whose_path_turned_is_not_linked():
 
 def test_a_track_born_beside_someone_after_a_long_gap_is_not_linked():
     assert set(beside_case(gap_frames=20)) == {2}
+
+
+def met_case(**settings) -> list[tuple[int, int]]:
+    """1 (red over blue) walks right at 100 px/s until t=0.9 s (x=190); 3 (green over grey) walks left at 100 px/s
+    and meets it there; from t=1.0 to 1.5 the tracker's box of 1 follows 3 to the left, lying over 3's box, then
+    1 is lost. 0.6 s later 2 shows up where 1's own walk leads (x=300), in 1's clothes, while 3 walks on."""
+    relinker = Relinker(**settings)
+    for k in range(16):
+        t = 0.1 * k
+        x3 = 330 - 100 * t
+        one = person_box(100 + 100 * t) if k < 10 else person_box(x3 + 8)
+        three = person_box(x3)
+        relinker.observe(frame_with([(three, GREEN, GREY), (one, RED, BLUE)]), t, np.array([3, 1]),
+                         np.vstack([three, one]))
+    assert relinker.fragments[1].recent_covered().tolist() == [False] * 6 + [True] * 6
+    links, young = [], 2
+    for k in range(8):
+        t = 2.1 + 0.1 * k
+        two, three = person_box(310 + 10 * k), person_box(330 - 100 * t)
+        relinker.observe(frame_with([(three, GREEN, GREY), (two, RED, BLUE)]), t, np.array([3, young]),
+                         np.vstack([three, two]))
+        for link in relinker.decide(t):  # shown under the identity it joined, as the merge stage does
+            relinker.absorb(link.track_id, link.into)
+            links.append((link.track_id, link.into))
+            young = link.into
+    return links
+
+
+def test_a_lost_one_whose_box_followed_someone_it_met_is_also_looked_for_where_it_was_going_before():
+    assert met_case() == [(2, 1)]
+    assert met_case(meeting_s=-1.0) == []  # where its last boxes lead (back left, after 3) is far from 2
+
+
+def test_covered_flags_follow_their_boxes_through_a_repaired_jump():
+    """``exchange_tail``: identity 1 keeps its boxes up to the jump plus young 2's, each with its own covered flag;
+    2 starts again from the boxes 1's tracker showed after the jump, covered where they were not clean."""
+    relinker = Relinker()
+    for k in range(8):  # 1 alone, then (from t=0.5) lying over 3's box
+        t, one = 0.1 * k, person_box(100 + 10 * k)
+        three = person_box(100 + 10 * k + (8 if k >= 5 else 200))
+        relinker.observe(frame_with([(three, GREEN, GREY), (one, RED, BLUE)]), t, np.array([3, 1]),
+                         np.vstack([three, one]))
+    for k in range(3):  # 2 alone, far from 3
+        t, two = 0.8 + 0.1 * k, person_box(500 + 10 * k)
+        relinker.observe(frame_with([(two, RED, BLUE)]), t, np.array([2]), two)
+    shown = relinker.fragments[1].recent()[5:]
+    relinker.exchange_tail(1, 2, 0.45, shown, np.zeros((3, 2 * 36), np.float32), np.array([False, True, False]))
+    assert relinker.fragments[1].recent()[:, 0].round(1).tolist() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.8, 0.9, 1.0]
+    assert relinker.fragments[1].recent_covered().tolist() == [False] * 8
+    assert relinker.fragments[2].recent_covered().tolist() == [True, False, True]
+    relinker.absorb(2, 3)  # (both last seen at 0.7 s: the one folded in counts as the newer)
+    assert relinker.fragments[3].recent_covered().tolist() == [True, False, True]  # the newer one's boxes

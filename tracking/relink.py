@@ -22,6 +22,10 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   ``settle_s`` before the identity was lost: it may be that person);
 - a lost identity's last boxes whose height jumped away from the ones before (``Fragment.trusted``) are not used
   for where it was and where it was going (its box grew over someone else, or an occluder cut it short);
+- when a lost identity's last boxes lay over someone else's (it met someone at most ``meeting_s`` before it was
+  lost), where it was going before that meeting is tried as well (the lower of the two motion distances counts):
+  the tracker's box may have followed the other person for its last moments (PETS09 at 5 fps: two more right
+  links, with YOLOv8n and YOLOX-nano, nothing else changed);
 - box heights agree (ratio at most ``max_size_ratio``);
 - their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
   with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
@@ -106,6 +110,7 @@ class Fragment:
     beside_ok: bool | None = None  # whether they all kept their own paths (once known)
     beside_kept: set[int] = field(default_factory=set)  # those of them known to have kept their paths so far
     judged_from_s: float = -np.inf  # ``decide_s`` counts from here when later than ``first_s`` (a restarted piece)
+    covered: np.ndarray | None = None  # (history,) bool, ring like ``boxes``: the box overlapped another person's
 
     def recent(self) -> np.ndarray:
         """The boxes kept, oldest first."""
@@ -129,6 +134,33 @@ class Fragment:
         steady = np.maximum(ratio, 1.0 / np.maximum(ratio, 1e-6)) <= max_jump
         tail = len(boxes) - (int(np.flatnonzero(steady)[-1]) + 1)  # the last stretch of jumped boxes
         return boxes[:len(boxes) - tail] if tail < len(boxes) - tail else boxes
+
+    def recent_covered(self) -> np.ndarray:
+        """(len(recent()),) bool: whether each of ``recent()``'s boxes was partly covered by another person's."""
+        if self.covered is None:
+            return np.zeros(min(self.n, len(self.boxes)), bool)
+        size = len(self.covered)
+        return np.roll(self.covered, -(self.n % size)) if self.n > size else self.covered[:self.n]
+
+    def keep(self, boxes: np.ndarray, covered: np.ndarray, history: int) -> None:
+        """Replace the kept boxes ``(N, 5)`` and their ``covered`` flags ``(N,)`` by their last ``history``."""
+        boxes, covered = boxes[-history:], covered[-history:]
+        self.boxes, self.covered = np.zeros((history, 5)), np.zeros(history, bool)
+        self.boxes[:len(boxes)], self.covered[:len(covered)], self.n = boxes, covered, len(boxes)
+
+    def before_meeting(self, within_s: float) -> np.ndarray | None:
+        """``trusted()`` up to the last stretch of its boxes that overlapped someone else's, when that stretch ended
+        at most ``within_s`` before its last trusted box (and at least 3 boxes come before it): where it was and
+        was going before it met someone, since when its tracker may have followed the other one. None otherwise."""
+        boxes = self.trusted()
+        covered = self.recent_covered()[:len(boxes)]
+        hidden = np.flatnonzero(covered)
+        if not len(hidden) or boxes[-1, 0] - boxes[hidden[-1], 0] > within_s:
+            return None
+        start = hidden[-1]
+        while start > 0 and covered[start - 1]:
+            start -= 1
+        return boxes[:start] if start >= 3 else None
 
     @property
     def colour(self) -> np.ndarray:
@@ -168,6 +200,7 @@ class Relinker:
     kept_path: Callable[[int, float], bool | None] | None = None  # (identity, t): did it keep its path across t
     settle_s: float = 0.5
     beside_max_gap_s: float = 1.5
+    meeting_s: float = 0.6  # a lost one met someone this recently: where it was going before, too (``_costs``)
     fragments: dict[int, Fragment] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)  # width, height
 
@@ -193,10 +226,11 @@ class Relinker:
             if frag is None:
                 frag = self.fragments[identity] = Fragment(
                     time_s, time_s, np.zeros((self.history, 5)), first_box=box, born_beside=bool(beside[k]),
-                    beside_of=tuple(int(i) for i in np.asarray(ids)[near[k]]))
+                    beside_of=tuple(int(i) for i in np.asarray(ids)[near[k]]), covered=np.zeros(self.history, bool))
             elif frag.last_s == time_s and frag.n:  # two boxes of one identity in one frame: keep the first
                 continue
             frag.boxes[frag.n % self.history] = box
+            frag.covered[frag.n % self.history] = not clean[k]
             frag.n += 1
             spacing = self.velocity_s / self.history
             if len(frag.early) < self.history and (not len(frag.early) or time_s - frag.early[-1, 0] >= spacing):
@@ -209,14 +243,15 @@ class Relinker:
                 frag.clean_n += 1
         return colours, clean
 
-    def _predict(self, frag: Fragment, at_s: float, backward: bool = False) -> np.ndarray:
+    def _predict(self, frag: Fragment, at_s: float, backward: bool = False,
+                 boxes: np.ndarray | None = None) -> np.ndarray:
         """(cx, cy, h) of ``frag`` extrapolated to ``at_s`` at its constant velocity (speed capped): forward from its
         last ``velocity_s`` of boxes, or ``backward`` from its first ones to an earlier time."""
         if backward:
             boxes = frag.early if len(frag.early) else frag.first_box[None]
             anchor, window, heights = boxes[0], boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s], boxes[:3, 4]
         else:
-            boxes = frag.trusted()
+            boxes = frag.trusted() if boxes is None else boxes
             anchor, heights = boxes[-1], boxes[-3:, 4]
             window = boxes[boxes[:, 0] >= anchor[0] - self.velocity_s]
         velocity = np.zeros(2)
@@ -268,36 +303,49 @@ class Relinker:
         """Cost (inf: impossible) and colour distance of linking ``young`` to each of ``lost``."""
         cost = np.full(len(lost), np.inf)
         colours = colour_distance(young.colour[None], np.stack([f.colour for f in lost]))
-        width, height = self.frame_size
-        t0, x0, y0, _w0, h0 = young.first_box
+        t0 = float(young.first_box[0])
         beside_ok = young.born_beside and self._neighbours_kept_their_paths(young)
         for k, frag in enumerate(lost):
             gap = t0 - frag.last_s
             if gap <= 0 or gap > self.max_gap_s:  # seen at the same time (or after), or gone too long
                 continue
-            px, py, ph = self._predict(frag, t0)
-            if width and not (0 <= px <= width and 0 <= py <= height):  # it walked out of the picture
-                continue
-            if max(ph, h0) / max(min(ph, h0), 1.0) > self.max_size_ratio:
-                continue
-            _, lx, ly, _, lh = last = frag.trusted()[-1]  # where it was last seen, less a corrupted last stretch
-            gate = self.gate_h + self.gate_h_per_s * (t0 - last[0])
-            motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
             if young.born_beside and (gap > self.beside_max_gap_s or not beside_ok
                                       or self._neighbour_is_new(young, frag.last_s)):
                 continue  # it appeared next to someone: it may be them (a swap), not the one who was lost
-            if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
-                if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
-                    continue  # not seen long enough yet to know where it came from
-                bx, by, _ = self._predict(young, float(last[0]), backward=True)
-                back_h = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0)
-                if motion > 1.0 and back_h <= self.turn_gate_h and self._walks(young):  # it turned (or its last
-                    motion = back_h / self.turn_gate_h  # boxes drifted onto someone passing): the way back alone
-                motion = max(motion, back_h / gate)
-            if motion > 1.0 or colours[k] > self.max_colour_dist:
+            if colours[k] > self.max_colour_dist:
+                continue
+            anchors = [frag.trusted()]
+            if (met := frag.before_meeting(self.meeting_s)) is not None:
+                anchors.append(met)
+            motion = min(self._motion(young, frag, boxes, gap) for boxes in anchors)
+            if motion > 1.0:
                 continue
             cost[k] = colours[k] / self.max_colour_dist + motion
         return cost, colours
+
+    def _motion(self, young: Fragment, frag: Fragment, boxes: np.ndarray, gap: float) -> float:
+        """How far (in gates; inf: impossible) ``young``'s first box is from where ``frag`` was going, from its
+        ``boxes`` (t, cx, cy, w, h) up to where it was last trusted, and for gaps over ``forward_only_s`` how far
+        ``young``'s own way back passes from there."""
+        width, height = self.frame_size
+        t0, x0, y0, _w0, h0 = young.first_box
+        px, py, ph = self._predict(frag, t0, boxes=boxes)
+        if width and not (0 <= px <= width and 0 <= py <= height):  # it walked out of the picture
+            return np.inf
+        if max(ph, h0) / max(min(ph, h0), 1.0) > self.max_size_ratio:
+            return np.inf
+        _, lx, ly, _, lh = last = boxes[-1]
+        gate = self.gate_h + self.gate_h_per_s * (t0 - last[0])
+        motion = float(np.hypot(px - x0, py - y0)) / max(ph, 1.0) / gate
+        if gap > self.forward_only_s:  # a longer gap: the young track's own way back must meet it too
+            if young.early[-1, 0] - young.early[0, 0] < 0.8 * self.velocity_s:
+                return np.inf  # not seen long enough yet to know where it came from
+            bx, by, _ = self._predict(young, float(last[0]), backward=True)
+            back_h = float(np.hypot(bx - lx, by - ly)) / max(lh, 1.0)
+            if motion > 1.0 and back_h <= self.turn_gate_h and self._walks(young):  # it turned (or its last
+                motion = back_h / self.turn_gate_h  # boxes drifted onto someone passing): the way back alone
+            motion = max(motion, back_h / gate)
+        return motion
 
     def _walks(self, young: Fragment) -> bool:
         """Whether the young fragment moved at least ``turn_min_speed_h`` box heights a second over its first
@@ -345,6 +393,7 @@ class Relinker:
         merged = Fragment(min(src.first_s, dst.first_s), newer.last_s, newer.boxes.copy(), newer.n,
                           src.clean + dst.clean, src.clean_n + dst.clean_n, src.any + dst.any, src.any_n + dst.any_n,
                           older.first_box, decided=True)
+        merged.covered = None if newer.covered is None else newer.covered.copy()
         self.fragments[target] = merged
 
     def exchange_tail(self, a: int, b: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
@@ -357,10 +406,10 @@ class Relinker:
         young, old = self.fragments.pop(b, None), self.fragments.get(a)
         if young is not None and old is not None:
             kept = old.recent()
-            recent = np.vstack([kept[kept[:, 0] <= since_s], young.recent()])[-self.history:]
-            old.boxes = np.zeros((self.history, 5))
-            old.boxes[:len(recent)] = recent
-            old.n, old.last_s = len(recent), max(old.last_s, young.last_s)
+            before = kept[:, 0] <= since_s
+            old.keep(np.vstack([kept[before], young.recent()]),
+                     np.concatenate([old.recent_covered()[before], young.recent_covered()]), self.history)
+            old.last_s = max(old.last_s, young.last_s)
             if len(colours):
                 old.clean = np.maximum(old.clean - colours[clean].sum(axis=0), 0.0)
                 old.clean_n = max(old.clean_n - int(np.count_nonzero(clean)), 0)
@@ -372,8 +421,7 @@ class Relinker:
             return
         frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0],
                         judged_from_s=float(boxes[-1, 0]))
-        recent = boxes[-self.history:]
-        frag.boxes[:len(recent)], frag.n = recent, len(recent)
+        frag.keep(boxes, ~np.asarray(clean, bool), self.history)
         early = boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s]
         frag.early = early[np.linspace(0, len(early) - 1, min(len(early), self.history)).astype(int)]
         frag.any, frag.any_n = colours.sum(axis=0).astype(np.float64), len(colours)
