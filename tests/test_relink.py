@@ -357,3 +357,26 @@ def test_covered_flags_follow_their_boxes_through_a_repaired_jump():
     assert relinker.fragments[2].recent_covered().tolist() == [True, False, True]
     relinker.absorb(2, 3)  # (both last seen at 0.7 s: the one folded in counts as the newer)
     assert relinker.fragments[3].recent_covered().tolist() == [True, False, True]  # the newer one's boxes
+
+
+def emerging_case(heights: list[float]) -> list[tuple[int, int]]:
+    """1 (120 px tall) walks right at 100 px/s until t=0.9 s; 0.6 s later 2 shows up where 1 was going, its feet
+    on the same ground line, at ``heights`` (one per frame, then the last one on)."""
+    relinker = Relinker()
+    walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
+    links, young = [], 2
+    for k in range(8):
+        t, h = 1.5 + 0.1 * k, heights[min(k, len(heights) - 1)]
+        box = person_box(250 + 10 * k, cy=300 - h / 2, h=h)
+        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
+        for link in relinker.decide(t):
+            relinker.absorb(link.track_id, link.into)
+            links.append((link.track_id, link.into))
+            young = link.into
+    return links
+
+
+def test_a_young_track_is_sized_by_its_first_boxes_not_its_first_one_alone():
+    assert emerging_case([75, 118, 120]) == [(2, 1)]  # coming out from behind someone: its first box cut short
+    assert emerging_case([75]) == []  # a smaller person all along
+    assert emerging_case([180]) == []  # a bigger one

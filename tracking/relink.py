@@ -26,7 +26,8 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   lost), where it was going before that meeting is tried as well (the lower of the two motion distances counts):
   the tracker's box may have followed the other person for its last moments (PETS09 at 5 fps: two more right
   links, with YOLOv8n and YOLOX-nano, nothing else changed);
-- box heights agree (ratio at most ``max_size_ratio``);
+- box heights agree (ratio at most ``max_size_ratio``), the young track's being the median of its first three (the
+  first box of someone coming out from behind another is cut short: YOLOX-nano PETS09, one more right link);
 - their clothing colours agree: HSV histograms of the upper and of the lower body (``colour_signature``), each half
   with a Bhattacharyya distance of at most ``max_colour_dist`` (samples from boxes overlapped by another person
   are used only while a fragment has no clean one);
@@ -329,6 +330,7 @@ class Relinker:
         ``young``'s own way back passes from there."""
         width, height = self.frame_size
         t0, x0, y0, _w0, h0 = young.first_box
+        h0 = float(np.median(young.early[:3, 4])) if len(young.early) else h0
         px, py, ph = self._predict(frag, t0, boxes=boxes)
         if width and not (0 <= px <= width and 0 <= py <= height):  # it walked out of the picture
             return np.inf
