@@ -380,3 +380,32 @@ def test_a_young_track_is_sized_by_its_first_boxes_not_its_first_one_alone():
     assert emerging_case([75, 118, 120]) == [(2, 1)]  # coming out from behind someone: its first box cut short
     assert emerging_case([75]) == []  # a smaller person all along
     assert emerging_case([180]) == []  # a bigger one
+
+
+def crowd_case(others: list[tuple]) -> tuple[list[tuple[int, int]], Relinker]:
+    """1 (red over blue) walks right at 100 px/s until t=0.9 s, with two people in ``others``' clothes standing
+    in the same frames (the lower half of the picture); 0.6 s later 2 shows up where 1 was going, in 1's clothes."""
+    relinker = Relinker(scene_min_pairs=6)
+    standing = [person_box(150, cy=400, h=100), person_box(450, cy=400, h=100)]
+    links, young = [], 2
+    for k in range(24):
+        t = 0.1 * k
+        if 10 <= k < 15:
+            continue  # 1 is lost, 2 not yet found
+        mine = person_box(100 + 100 * t)
+        frame = frame_with([(mine, RED, BLUE), *((box, *c) for box, c in zip(standing, others))])
+        ids = np.array([1 if k < 10 else young, 8, 9])
+        relinker.observe(frame, t, ids, np.vstack([mine, *standing]))
+        for link in relinker.decide(t):
+            relinker.absorb(link.track_id, link.into)
+            links.append((link.track_id, link.into))
+            young = link.into
+    return links, relinker
+
+
+def test_where_clothes_cannot_tell_people_apart_colours_link_no_one():
+    links, relinker = crowd_case([(GREEN, GREY), (BLUE, RED)])
+    assert links == [(2, 1)] and relinker.colour_limit() == relinker.max_colour_dist
+    links, relinker = crowd_case([(RED, BLUE), (RED, BLUE)])  # everyone dressed alike: motion alone would link
+    assert links == [] and relinker.colour_limit() < 0.05
+    assert Relinker().colour_limit() == Relinker().max_colour_dist  # no pairs seen yet: the usual limit

@@ -490,5 +490,6 @@ class MergeStep:
         """For run.json: the threshold and every merge made (``cue``: face, body or motion+colour)."""
         return {"enabled": True, "threshold": self.merger.threshold, "count": len(self.merger.merges),
                 "relink": self.relinker is not None, "conflicts": self.conflicts,
+                "relink_colour_limit": None if self.relinker is None else round(self.relinker.colour_limit(), 3),
                 "swaps_repaired": self.swaps_repaired,
                 "merges": [m.as_dict() for m in self.merger.merges]}
