@@ -35,10 +35,10 @@ track (``min_obs`` observations, first seen at most ``decide_s`` ago) joins an i
   people, so once a second the distances between such pairs are kept (the last ``scene_pairs``); once there are
   ``scene_min_pairs``, a link needs a colour distance below their ``scene_quantile`` (10 %) as well: the check never
   lets through more than about one in ten pairs of different people of this scene (PETS09-S2L1 keeps 0.35: 3 % of
-  its different people's pairs come within 0.35; MOT17-02's four real frames: 12.5 %, limit 0.32); where clothes cannot tell people apart
-  (a uniformed crowd, a monochrome or washed-out picture) the limit falls with them and motion alone links no one
-  (on MOT17-02's public detections without colours, half of the motion-only links joined two different people:
-  ``python -m benchmarks.relink_colours``);
+  its different people's pairs come within 0.35; MOT17-02's four real frames: 12.5 %, limit 0.32); where clothes
+  cannot tell people apart (a uniformed crowd, a monochrome or washed-out picture) the limit falls with them and
+  motion alone links no one (on MOT17-02's public detections without colours, half of the motion-only links
+  joined two different people: ``python -m benchmarks.relink_colours``);
 - the match is unambiguous both ways: the cost (colour distance / ``max_colour_dist`` + motion distance / gate)
   beats every other candidate identity and every other young track for that identity by ``margin``.
 
