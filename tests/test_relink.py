@@ -190,13 +190,13 @@ def turn_case(young_x: float) -> list:
     return young_links(relinker, 2.0, [(young_x, 306 + 6 * k) for k in range(12)])
 
 
-def young_links(relinker: Relinker, start_s: float, centres: list[tuple[float, float]]) -> list[tuple[int, int]]:
+def young_links(relinker: Relinker, start_s: float, centres: list[tuple[float, ...]]) -> list[tuple[int, int]]:
     """Track 2 seen at ``centres`` from ``start_s`` on, 0.1 s apart (shown under the identity it joined, once
     linked, as the merge stage does); returns the (track, identity) links decided."""
     links, young = [], 2
-    for k, (cx, cy) in enumerate(centres):
+    for k, centre in enumerate(centres):  # (cx, cy) or (cx, cy, height)
         t = start_s + 0.1 * k
-        box = person_box(cx, cy)
+        box = person_box(*centre)
         relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
         for link in relinker.decide(t):
             relinker.absorb(link.track_id, link.into)
@@ -364,16 +364,8 @@ def emerging_case(heights: list[float]) -> list[tuple[int, int]]:
     on the same ground line, at ``heights`` (one per frame, then the last one on)."""
     relinker = Relinker()
     walk(relinker, 1, 0.0, [100 + 10 * k for k in range(10)])
-    links, young = [], 2
-    for k in range(8):
-        t, h = 1.5 + 0.1 * k, heights[min(k, len(heights) - 1)]
-        box = person_box(250 + 10 * k, cy=300 - h / 2, h=h)
-        relinker.observe(frame_with([(box, RED, BLUE)]), t, np.array([young]), box)
-        for link in relinker.decide(t):
-            relinker.absorb(link.track_id, link.into)
-            links.append((link.track_id, link.into))
-            young = link.into
-    return links
+    sizes = [heights[min(k, len(heights) - 1)] for k in range(8)]
+    return young_links(relinker, 1.5, [(250 + 10 * k, 300 - h / 2, h) for k, h in enumerate(sizes)])
 
 
 def test_a_young_track_is_sized_by_its_first_boxes_not_its_first_one_alone():
