@@ -119,6 +119,7 @@ def test_merge_step_links_without_a_face_embedder_and_reports_it():
     assert merged == [(7, 1)] and out[-1] == 1 and out[0] == 7  # decided once the fragment has 3 boxes
     report = step.report()
     assert report["count"] == 1 and report["merges"][0]["cue"] == "motion+colour"
+    assert report["relink_colour_limit"] == 0.35  # one person at a time: no pairs to calibrate on
     # the old track comes back while its continuation is on screen: one box keeps the identity
     boxes = np.concatenate([person_box(300), person_box(500)])
     dets = step(frame_with([(boxes[:1], RED, BLUE), (boxes[1:], RED, BLUE)]), 2.1, persons(boxes, [7, 1]))
