@@ -59,6 +59,7 @@ import numpy as np
 
 from mivolo.core.boxes import box_area, intersection
 from mivolo.core.config import MergeConfig
+from tracking.people_history import straight_path
 
 H_BINS, S_BINS, V_BINS = 8, 4, 4  # chromatic pixels: hue x saturation; achromatic ones: value
 HALF_DIM = H_BINS * S_BINS + V_BINS
@@ -158,11 +159,10 @@ class Fragment:
         self.boxes, self.covered = np.zeros((history, 5)), np.zeros(history, bool)
         self.boxes[:len(boxes)], self.covered[:len(covered)], self.n = boxes, covered, len(boxes)
 
-    def before_meeting(self, within_s: float) -> np.ndarray | None:
-        """``trusted()`` up to the last stretch of its boxes that overlapped someone else's, when that stretch ended
-        at most ``within_s`` before its last trusted box (and at least 3 boxes come before it): where it was and
+    def before_meeting(self, boxes: np.ndarray, within_s: float) -> np.ndarray | None:
+        """Its ``trusted()`` ``boxes`` up to their last stretch that overlapped someone else's, when that stretch
+        ended at most ``within_s`` before the last of them (and at least 3 boxes come before it): where it was and
         was going before it met someone, since when its tracker may have followed the other one. None otherwise."""
-        boxes = self.trusted()
         covered = self.recent_covered()[:len(boxes)]
         hidden = np.flatnonzero(covered)
         if not len(hidden) or boxes[-1, 0] - boxes[hidden[-1], 0] > within_s:
@@ -288,14 +288,11 @@ class Relinker:
             boxes = frag.trusted() if boxes is None else boxes
             anchor, heights = boxes[-1], boxes[-3:, 4]
             window = boxes[boxes[:, 0] >= anchor[0] - self.velocity_s]
-        velocity = np.zeros(2)
-        if len(window) >= 2 and np.ptp(window[:, 0]) > 0:
-            t = window[:, 0] - window[:, 0].mean()
-            velocity = (t @ (window[:, 1:3] - window[:, 1:3].mean(0))) / (t @ t)
-            speed = float(np.linalg.norm(velocity))
-            cap = self.max_speed_h * max(float(np.median(window[:, 4])), 1.0)
-            if speed > cap:
-                velocity *= cap / speed
+        velocity = straight_path(window)[1]  # (0, 0) from one box, or boxes of one moment
+        speed = float(np.linalg.norm(velocity))
+        cap = self.max_speed_h * max(float(np.median(window[:, 4])), 1.0)
+        if speed > cap:
+            velocity *= cap / speed
         return np.array([*(anchor[1:3] + velocity * (at_s - anchor[0])), float(np.median(heights))])
 
     def decide(self, time_s: float) -> list[Link]:
@@ -314,8 +311,9 @@ class Relinker:
             return []
         cost = np.full((len(young), len(lost)), np.inf)
         colour = np.ones_like(cost)
+        limit = self.colour_limit()
         for r, i in enumerate(young):
-            cost[r], colour[r] = self._costs(self.fragments[i], [self.fragments[j] for j in lost])
+            cost[r], colour[r] = self._costs(self.fragments[i], [self.fragments[j] for j in lost], limit)
         links = []
         for r, i in enumerate(young):
             if self.fragments[i].n < self.min_obs:
@@ -333,12 +331,12 @@ class Relinker:
             links.append(Link(i, lost[c], 1.0 - float(colour[r, c]), gap, float(cost[r, c])))
         return links
 
-    def _costs(self, young: Fragment, lost: list[Fragment]) -> tuple[np.ndarray, np.ndarray]:
-        """Cost (inf: impossible) and colour distance of linking ``young`` to each of ``lost``."""
+    def _costs(self, young: Fragment, lost: list[Fragment], limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Cost (inf: impossible) and colour distance of linking ``young`` to each of ``lost`` (colours must be
+        closer than ``limit``, ``colour_limit()``)."""
         cost = np.full(len(lost), np.inf)
         colours = colour_distance(young.colour[None], np.stack([f.colour for f in lost]))
         t0 = float(young.first_box[0])
-        limit = self.colour_limit()
         beside_ok = young.born_beside and self._neighbours_kept_their_paths(young)
         for k, frag in enumerate(lost):
             gap = t0 - frag.last_s
@@ -350,7 +348,7 @@ class Relinker:
             if not colours[k] < limit:  # (below it: where everyone looks alike, not even equal colours)
                 continue
             anchors = [frag.trusted()]
-            if (met := frag.before_meeting(self.meeting_s)) is not None:
+            if (met := frag.before_meeting(anchors[0], self.meeting_s)) is not None:
                 anchors.append(met)
             motion = min(self._motion(young, frag, boxes, gap) for boxes in anchors)
             if motion > 1.0:
