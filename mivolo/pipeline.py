@@ -283,7 +283,7 @@ class Pipeline:
             with timer("associate"):
                 associate(dets)
             with timer("track"):
-                state.tracker.update(dets, frame.image)
+                state.tracker.update(dets, frame.image, frame.time_s)
             with timer("face_gate"):
                 ids, box_rows, _ = dets.identity_rows()
                 looked_at = state.identities.to_look_at(ids, frame.time_s, self.config.settle.max_faces_per_frame)

@@ -54,7 +54,9 @@ def test_pets09_people_estimate_and_no_gender_from_ten_pixel_faces(step, tmp_pat
     row = main_job(clip, tmp_path)
     assert row["people"] == 19
     assert abs(row["estimate_error_pct"]) <= 25, row["estimate"]
-    bounds = {(1, True): (23, 69, 2), (1, False): (53, 33, 12), (2, True): (30, 60, 3), (2, False): (57, 26, 4)}
+    # (identities at most, HOTA at least, spans at most); SSDLite at 5 fps: more spans since the motion model runs in
+    # seconds (its one box over a pair walking in step passes between them), fewer identities (README)
+    bounds = {(1, True): (23, 69, 2), (1, False): (52, 33, 12), (2, True): (27, 65, 2), (2, False): (50, 28, 10)}
     most, least_hota, spans = bounds[step, bundled_person_weights() is not None]
     assert row["count"] <= most and row["HOTA"] >= least_hota, (row["count"], row["HOTA"])
     assert row["spanning"] <= spans, row["spanning_detail"]

@@ -69,6 +69,34 @@ def test_the_rows_between_parting_and_repair_get_their_right_ids():
     assert rows[:, ID].tolist() == [1, 2, 1, 2, 1, 2]
 
 
+def test_rows_of_a_track_linked_into_a_swapped_identity_before_the_repair_are_exchanged_too():
+    """PETS09 (SSDLite, ByteTrack): track 59 was re-linked into identity 48 at 38.5 s, then identities 48 and 58 were
+    found swapped since 36.4 s (repair at 38.7 s). 59's rows before the link were written as 59, so exchanging only
+    the numbers 48 and 58 gave 58's person's rows 48 while 59's rows became 48 too: one id twice in a frame."""
+    rows = np.zeros((6, 9), np.float32)
+    rows[:, TIME] = [37.5, 37.5, 38.6, 38.6, 38.8, 38.8]
+    rows[:, ID] = [59, 58, 48, 58, 58, 48]  # after the repair the tracker ids show 58 and 48 the right way round
+    swap = {"identities": [48, 58], "since_s": 36.4, "at_s": 38.7, "written_as": [[48, 51, 59], [58]]}
+    undo_swaps(rows, [swap])
+    assert rows[:, ID].tolist() == [58, 48, 58, 48, 58, 48]
+    legacy = np.zeros((2, 9), np.float32)
+    legacy[:, TIME], legacy[:, ID] = 37.5, [48, 58]
+    undo_swaps(legacy, [{k: v for k, v in swap.items() if k != "written_as"}])  # run.json of older runs
+    assert legacy[:, ID].tolist() == [58, 48]
+
+
+def test_a_swap_repair_records_the_ids_its_identities_were_written_as():
+    from mivolo.core.config import MergeConfig
+    from tracking import MergeStep
+    from tracking.merging import Merge
+
+    step = MergeStep(MergeConfig(), None, 60.0)
+    step.merger.merges += [Merge(51, 48, 0.7, 0.1), Merge(59, 51, 0.7, 1.1), Merge(7, 58, 0.8, 0.2),
+                           Merge(9, 3, 0.8, 0.2)]
+    assert step._written_as(48) == [48, 51, 59]  # 59 joined 51, which had joined 48
+    assert step._written_as(58) == [7, 58] and step._written_as(12) == [12]
+
+
 def test_the_merge_step_gives_each_person_their_id_back():
     from mivolo.core.config import MergeConfig
     from mivolo.core.structures import PERSON, Detections

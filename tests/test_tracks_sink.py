@@ -9,7 +9,22 @@ import numpy as np
 from mivolo.core.config import PipelineConfig
 from mivolo.core.run import RunInfo, RunSummary, SourceInfo
 from mivolo.core.structures import PERSON, Detections, Frame
-from mivolo.sinks.tracks import TracksSink, interpolate_gaps, smooth_tracks
+from mivolo.sinks.tracks import (
+    CONF,
+    FRAME,
+    ID,
+    KIND,
+    PAIRED_FACE_ROW,
+    PERSON_ROW,
+    X1,
+    X2,
+    Y1,
+    Y2,
+    TracksSink,
+    drop_repeated_ids,
+    interpolate_gaps,
+    smooth_tracks,
+)
 
 
 def _walk(track_id: int, frames: np.ndarray, x0: float, speed: float, jitter: float, seed: int) -> np.ndarray:
@@ -95,3 +110,22 @@ def test_a_face_box_and_a_body_box_of_one_identity_are_not_blended():
     smooth = smooth_tracks(rows, sigma_frames=2.0, kind_column=7)
     assert np.allclose(smooth, rows, rtol=0, atol=1e-6)
     assert not np.allclose(smooth_tracks(rows, sigma_frames=2.0), rows, rtol=0, atol=1e-6)  # blended without it
+
+
+def test_an_identity_never_shows_two_boxes_in_one_frame():
+    """A repeated (frame, id) would make MOTChallenge tools refuse tracks.txt: the box that goes on from the id's
+    last single box is kept; a person's face rows (same id, by design) are left alone."""
+    rows = np.zeros((7, 8), np.float32)
+    rows[:, FRAME] = [1, 2, 2, 2, 3, 3, 3]
+    rows[:, ID] = [5, 5, 5, 5, 5, 5, 6]
+    rows[:, KIND] = [PERSON_ROW, PERSON_ROW, PERSON_ROW, PAIRED_FACE_ROW, PERSON_ROW, PERSON_ROW, PERSON_ROW]
+    x = np.array([100, 104, 400, 110, 405, 108, 300], np.float32)
+    rows[:, X1], rows[:, X2], rows[:, Y1], rows[:, Y2] = x, x + 40, 50, 150
+    rows[:, CONF] = [0.9, 0.5, 0.95, 0.8, 0.99, 0.6, 0.9]
+    kept, dropped = drop_repeated_ids(rows)
+    assert dropped == 2
+    assert kept[:, X1].tolist() == [100, 104, 110, 108, 300]  # id 5 walks on from x=100; its face and id 6 stay
+    first = rows[1:]  # no single box before the repeat: the most confident one
+    kept, dropped = drop_repeated_ids(first)
+    assert dropped == 2 and kept[kept[:, FRAME] == 2][:, X1].tolist() == [400, 110]
+    assert drop_repeated_ids(rows[[0, 1, 3, 6]])[1] == 0

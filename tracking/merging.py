@@ -381,15 +381,32 @@ class MergeStep:
         ta, tb = self.history.shown_by.get(a), self.history.shown_by.get(b)
         if ta is None or tb is None or self.merger.identity_of(ta) != a or self.merger.identity_of(tb) != b:
             return False
+        members = [self._written_as(a), self._written_as(b)]  # before the exchange rewires anything
         self.merger.parent[ta], self.merger.parent[tb] = b, a
         self.history.exchange(a, b, since_s)
         self.jumps.repaired((a, b))
         self.swaps.repaired((a, b))
         self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
-                                    "cue": cue})
+                                    "cue": cue, "written_as": members})
         if self.on_exchange is not None:
             self.on_exchange(a, b, since_s)
         return True
+
+    def _written_as(self, identity: int) -> list[int]:
+        """The ids the outputs have written so far for ``identity``: its own and those of the identities merged into
+        it until now (a track re-linked into it was written under its own id before the link). A swap repair's rows
+        are exchanged by these ids: exchanging only the two numbers left such a track's rows with the identity that
+        gave its person away, beside the rows now given to it (one id twice in a frame)."""
+        into = {m.track_id: m.into for m in self.merger.merges}
+
+        def now(i: int) -> int:
+            seen: set[int] = set()
+            while i in into and i not in seen:
+                seen.add(i)
+                i = into[i]
+            return i
+
+        return sorted({identity} | {i for i in into if now(i) == identity})
 
     def trackers_showing(self, identities: set[int], candidates: set[int]) -> set[int]:
         """Of ``candidates`` (tracker ids) and the tracker ids mapped to ``identities``, those that now show one

@@ -191,6 +191,8 @@ class Tracker:
         self._reid = reid
         self._next_id = 1
         self._ids: dict[tuple[int, int], int] = {}
+        self._frame_s = 1.0 / fps if fps and fps > 0 else 1.0 / 30.0
+        self._last_time_s: float | None = None
         self.persons = self._new()
         self.lone_faces = self._new()
         self._share_camera_motion()
@@ -230,6 +232,7 @@ class Tracker:
             raise UserError(f"{self.path}: invalid {self.kind} settings: {exc}") from None
 
     def reset(self) -> None:
+        self._last_time_s = None
         self.persons = self._new()
         self.lone_faces = self._new()
         self._share_camera_motion()
@@ -243,18 +246,37 @@ class Tracker:
             self.persons.cmc = recorder
             self.lone_faces.cmc = LastWarp(recorder)
 
-    def _run(self, tracker: Any, slot: int, rows: np.ndarray, dets: Detections, image: np.ndarray) -> None:
+    def _run(self, tracker: Any, slot: int, rows: np.ndarray, dets: Detections, image: np.ndarray,
+             time_s: float | None) -> None:
         boxes = np.zeros((len(rows), 6), dtype=np.float32)
         if len(rows):
             boxes[:, :4] = dets.xyxy[rows]
             boxes[:, 4] = dets.conf[rows]
-        out = tracker.update(boxes, image)
+        if getattr(tracker, "variable_dt", False):
+            out = tracker.update(boxes, image, timestamp_s=time_s)
+        else:
+            out = tracker.update(boxes, image)
         if out is None or len(out) == 0:
             return
         out = np.asarray(out)
         for boxmot_id, det_index in zip(out[:, 4].astype(int), out[:, 7].astype(int), strict=True):
             if 0 <= det_index < len(rows):
                 dets.track_id[rows[det_index]] = self._our_id(slot, boxmot_id)
+
+    def _clock(self, time_s: float | None) -> float:
+        """The frame's time in seconds for the trackers' motion model, strictly increasing.
+
+        With ``variable_dt`` (our YAMLs) boxmot's Kalman filter predicts over the real time between updates, its noise
+        integrated over that interval, so motion is modelled alike at 5 and 30 fps, and across frames the detector
+        skipped or a live stream dropped. A missing or repeated time (a stream's clock) advances by one frame period.
+        """
+        last = self._last_time_s
+        if time_s is None or not np.isfinite(time_s):
+            time_s = 0.0 if last is None else last + self._frame_s
+        elif last is not None and time_s <= last:
+            time_s = last + self._frame_s
+        self._last_time_s = float(time_s)
+        return self._last_time_s
 
     def _our_id(self, slot: int, boxmot_id: int) -> int:
         key = (slot, boxmot_id)
@@ -263,15 +285,16 @@ class Tracker:
             self._next_id += 1
         return self._ids[key]
 
-    def update(self, dets: Detections, image: np.ndarray) -> Detections:
+    def update(self, dets: Detections, image: np.ndarray, time_s: float | None = None) -> Detections:
         dets.track_id[:] = -1
+        time_s = self._clock(time_s)
         persons = np.flatnonzero(dets.is_person)
-        self._run(self.persons, 0, persons, dets, image)
+        self._run(self.persons, 0, persons, dets, image, time_s)
         faces = np.flatnonzero(dets.is_face)
         paired = faces[dets.pair[faces] >= 0]
         dets.track_id[paired] = dets.track_id[dets.pair[paired]]
         lone = faces[dets.pair[faces] < 0]
-        self._run(self.lone_faces, 1, lone, dets, image)
+        self._run(self.lone_faces, 1, lone, dets, image, time_s)
         return dets
 
     @property

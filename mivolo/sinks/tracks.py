@@ -10,6 +10,7 @@ them for the video's second pass. Frame numbers are 1-based everywhere (MOTChall
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ FRAME, ID, KIND, X1, Y1, X2, Y2, CONF, TIME = range(9)
 COLUMNS = 8
 SPOOL_COLUMNS = 9
 PERSON_ROW, PAIRED_FACE_ROW, LONE_FACE_ROW = 0, 1, 2
+
+log = logging.getLogger(__name__)
 
 
 def mot_text(rows: np.ndarray) -> str:
@@ -109,10 +112,46 @@ def undo_swaps(rows: np.ndarray, swaps: list[dict]) -> None:
     repair order."""
     for swap in sorted(swaps, key=lambda s: s["at_s"]):
         a, b = swap["identities"]
+        written_a, written_b = swap.get("written_as") or ([a], [b])  # ids merged into a (b) before the repair too
         window = (rows[:, TIME] > np.float32(swap["since_s"])) & (rows[:, TIME] < np.float32(swap["at_s"]))
         ids = rows[:, ID]
-        is_a, is_b = window & (ids == a), window & (ids == b)
+        is_a, is_b = window & np.isin(ids, written_a), window & np.isin(ids, written_b)
         ids[is_a], ids[is_b] = b, a
+
+
+def drop_repeated_ids(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """(N, 8) final rows -> (rows, how many were dropped): an identity shows at most one box per frame.
+
+    Only a bug upstream (relabelling that gave two people's rows one id) repeats one; outputs stay valid anyway
+    (MOTChallenge tools refuse a repeated id, the video would draw one label twice): of the person and lone-face
+    rows sharing a frame and an id, the one nearest that id's box in its last frame with a single box is kept
+    (the highest confidence where there is none). Faces of persons are left alone (they share their person's id).
+    """
+    tracked = np.flatnonzero(rows[:, KIND] != PAIRED_FACE_ROW)
+    if len(tracked) < 2:
+        return rows, 0
+    keys = rows[tracked][:, [FRAME, ID]].astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    repeated = counts[inverse.ravel()] > 1
+    if not repeated.any():
+        return rows, 0
+    drop: list[int] = []
+    for identity in np.unique(keys[repeated, 1]):
+        mine = tracked[keys[:, 1] == identity]
+        mine = mine[np.argsort(rows[mine, FRAME], kind="stable")]
+        last_centre = None
+        for frame in np.unique(rows[mine, FRAME]):
+            here = mine[rows[mine, FRAME] == frame]
+            centres = np.column_stack([rows[here, X1] + rows[here, X2], rows[here, Y1] + rows[here, Y2]]) / 2
+            if len(here) > 1:
+                best = (np.argmin(np.linalg.norm(centres - last_centre, axis=1)) if last_centre is not None
+                        else np.argmax(rows[here, CONF]))
+                drop.extend(int(r) for k, r in enumerate(here) if k != best)
+                centres = centres[best:best + 1]
+            last_centre = centres[0]
+    keep = np.ones(len(rows), bool)
+    keep[drop] = False
+    return rows[keep], len(drop)
 
 
 class TracksSink:
@@ -147,6 +186,9 @@ class TracksSink:
             rows[:, ID] = summary.view.final_ids(rows[:, ID].astype(np.int64))
         counted = np.isin(rows[:, ID], np.fromiter(summary.records, np.int64, len(summary.records)))
         rows = rows[counted]  # identities too short to count (detector noise) are not in any output
+        rows, repeated = drop_repeated_ids(rows)
+        if repeated:
+            log.warning("tracks: %d boxes dropped whose identity already had a box in the same frame", repeated)
         self.final_rows = self._fill_gaps(rows)
         mot = self.final_rows[self.final_rows[:, KIND] != PAIRED_FACE_ROW]
         xywh = np.column_stack([mot[:, X1], mot[:, Y1], mot[:, X2] - mot[:, X1], mot[:, Y2] - mot[:, Y1]])
