@@ -226,7 +226,9 @@ class Pipeline:
                                 min_votes=1 if independent else None, faces_need_confirming=self.face_gate is not None,
                                 min_seen_s=0.0 if independent else None, privacy=cfg.output.privacy,
                                 calibration=self.calibration)
-        tracker = Tracker(cfg.tracker, source.info.fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
+        # the tracker sees the frames the detector ran on: its frame-counted buffers hold seconds at that rate
+        update_fps = source.info.fps / (cfg.detector.skip_frames + 1) if source.info.fps else source.info.fps
+        tracker = Tracker(cfg.tracker, update_fps, self.device, cfg.runtime.half, reid_loader=_reid_loader())
         merge = None
         if cfg.merge.enabled and not independent:
             body = tracker.body_embeddings if tracker.has_reid else None

@@ -70,10 +70,44 @@ def test_the_clock_given_to_the_trackers_always_moves_forward():
     assert tracker._clock(4.0) == pytest.approx(5.2)       # a clock that went back
     assert tracker._clock(None) == pytest.approx(5.3)      # no time given
     assert tracker._clock(float("nan")) == pytest.approx(5.4)
-    assert tracker._clock(7.0) == 7.0                      # a gap (frames skipped or dropped) is kept as it is
+    assert tracker._clock(7.0) == 7.0                      # a gap (frames skipped or lost) is kept as it is
+    assert tracker._clock(7.001) == pytest.approx(7.05)    # a burst of buffered stream frames: half a period at least
     tracker.reset()
     assert tracker._clock(0.0) == 0.0                      # a new sequence starts its own clock
     dets = Detections.from_boxes(np.array([[10, 10, 40, 90]], np.float32), np.array([0.9], np.float32), PERSON)
     for _ in range(3):
         tracker.update(dets, IMAGE, 1.0)  # the same time three times does not raise inside boxmot
     assert int(dets.track_id[0]) > 0
+
+
+def test_with_skipped_frames_the_tracker_keeps_lost_tracks_for_seconds(tmp_path):
+    """``--skip-frames 2`` on 30 fps: the tracker is updated 10 times a second, its frame-counted buffer is set so."""
+    from mivolo.core.config import PipelineConfig
+    from mivolo.core.run import SourceInfo
+    from mivolo.pipeline import Pipeline, _abort
+
+    class NoDetector:
+        models = {"persons": "none", "faces": "none"}
+
+        def __call__(self, image):
+            return Detections.from_boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), PERSON)
+
+    class NoEstimator:
+        name, needs_faces = "none", False
+
+        def __call__(self, image, dets, rows):
+            return dets
+
+    class Source:
+        info = SourceInfo("video", "clip", 30.0, 90, False, False)
+
+    frame_rates = {}
+    for skip in (0, 2):
+        config = PipelineConfig()
+        config.tracker.tracker = "botsort.yaml"
+        config.detector.skip_frames = skip
+        config.runtime.progress = False
+        state = Pipeline(config, detector=NoDetector(), estimator=NoEstimator())._start(Source(), tmp_path / str(skip))
+        _abort(state.sinks)
+        frame_rates[skip] = (state.tracker.params["frame_rate"], state.tracker._frame_s)
+    assert frame_rates[0] == (30, pytest.approx(1 / 30)) and frame_rates[2] == (10, pytest.approx(0.1))

@@ -14,6 +14,7 @@ from mivolo.sinks.tracks import (
     FRAME,
     ID,
     KIND,
+    LONE_FACE_ROW,
     PAIRED_FACE_ROW,
     PERSON_ROW,
     X1,
@@ -129,3 +130,7 @@ def test_an_identity_never_shows_two_boxes_in_one_frame():
     kept, dropped = drop_repeated_ids(first)
     assert dropped == 2 and kept[kept[:, FRAME] == 2][:, X1].tolist() == [400, 110]
     assert drop_repeated_ids(rows[[0, 1, 3, 6]])[1] == 0
+    body_and_lone_face = rows[[0, 1, 2]].copy()
+    body_and_lone_face[1, KIND] = LONE_FACE_ROW  # nearer the last box, but a face alone: the person's box is kept
+    kept, dropped = drop_repeated_ids(body_and_lone_face)
+    assert dropped == 1 and kept[:, X1].tolist() == [100, 400]

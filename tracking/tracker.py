@@ -268,13 +268,17 @@ class Tracker:
 
         With ``variable_dt`` (our YAMLs) boxmot's Kalman filter predicts over the real time between updates, its noise
         integrated over that interval, so motion is modelled alike at 5 and 30 fps, and across frames the detector
-        skipped or a live stream dropped. A missing or repeated time (a stream's clock) advances by one frame period.
+        skipped or a live stream lost. A missing or repeated time (a stream's clock) advances by one frame period; a
+        step shorter than half a frame period is taken as half of one (a live stream's time is when a frame was read:
+        frames buffered while we were busy are read in a burst, though they were filmed a period apart).
         """
         last = self._last_time_s
         if time_s is None or not np.isfinite(time_s):
             time_s = 0.0 if last is None else last + self._frame_s
         elif last is not None and time_s <= last:
             time_s = last + self._frame_s
+        elif last is not None:
+            time_s = max(float(time_s), last + 0.5 * self._frame_s)
         self._last_time_s = float(time_s)
         return self._last_time_s
 

@@ -124,31 +124,35 @@ def drop_repeated_ids(rows: np.ndarray) -> tuple[np.ndarray, int]:
 
     Only a bug upstream (relabelling that gave two people's rows one id) repeats one; outputs stay valid anyway
     (MOTChallenge tools refuse a repeated id, the video would draw one label twice): of the person and lone-face
-    rows sharing a frame and an id, the one nearest that id's box in its last frame with a single box is kept
-    (the highest confidence where there is none). Faces of persons are left alone (they share their person's id).
+    rows sharing a frame and an id, a person's box is kept before a lone face's, and among those the one nearest
+    the box the id kept in its frame before (the most confident where there is none). Faces of persons are left
+    alone (they share their person's id). Only the frames with a repeat are visited.
     """
     tracked = np.flatnonzero(rows[:, KIND] != PAIRED_FACE_ROW)
     if len(tracked) < 2:
         return rows, 0
-    keys = rows[tracked][:, [FRAME, ID]].astype(np.int64)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    repeated = counts[inverse.ravel()] > 1
-    if not repeated.any():
+    order = tracked[np.lexsort((rows[tracked, FRAME], rows[tracked, ID]))]  # by id, then frame
+    keys = rows[order][:, [ID, FRAME]]
+    starts = np.r_[0, np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1]  # one group per (id, frame)
+    sizes = np.diff(np.r_[starts, len(order)])
+    if not (sizes > 1).any():
         return rows, 0
+    centres = np.column_stack([rows[:, X1] + rows[:, X2], rows[:, Y1] + rows[:, Y2]]) / 2
+    kept_in_group: dict[int, int] = {}
     drop: list[int] = []
-    for identity in np.unique(keys[repeated, 1]):
-        mine = tracked[keys[:, 1] == identity]
-        mine = mine[np.argsort(rows[mine, FRAME], kind="stable")]
-        last_centre = None
-        for frame in np.unique(rows[mine, FRAME]):
-            here = mine[rows[mine, FRAME] == frame]
-            centres = np.column_stack([rows[here, X1] + rows[here, X2], rows[here, Y1] + rows[here, Y2]]) / 2
-            if len(here) > 1:
-                best = (np.argmin(np.linalg.norm(centres - last_centre, axis=1)) if last_centre is not None
-                        else np.argmax(rows[here, CONF]))
-                drop.extend(int(r) for k, r in enumerate(here) if k != best)
-                centres = centres[best:best + 1]
-            last_centre = centres[0]
+    for g in np.flatnonzero(sizes > 1):
+        here = order[starts[g]:starts[g] + sizes[g]]
+        candidates = here[rows[here, KIND] == PERSON_ROW]
+        candidates = candidates if len(candidates) else here
+        before = None
+        if g > 0 and keys[starts[g - 1], 0] == keys[starts[g], 0]:  # the same id's frame before
+            before = kept_in_group.get(g - 1, order[starts[g - 1]])
+        if before is None:
+            best = candidates[np.argmax(rows[candidates, CONF])]
+        else:
+            best = candidates[np.argmin(np.linalg.norm(centres[candidates] - centres[before], axis=1))]
+        kept_in_group[g] = int(best)
+        drop.extend(int(r) for r in here if r != best)
     keep = np.ones(len(rows), bool)
     keep[drop] = False
     return rows[keep], len(drop)
