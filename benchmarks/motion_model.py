@@ -25,10 +25,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import orjson
 import yaml
 
-from benchmarks.real import REAL, RESULTS, WEIGHTS, Clip, every_nth_frame, score, write_atomic
+from benchmarks.real import REAL, WEIGHTS, Clip, every_nth_frame, score, write_results
 from mivolo.core.config import PipelineConfig
 from mivolo.core.paths import CONFIGS_DIR
 from mivolo.core.structures import Detections
@@ -188,9 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     result = run(quick=args.quick)
     if not args.quick:  # a smoke run does not replace the measurement
-        RESULTS.mkdir(exist_ok=True)
-        write_atomic(RESULTS / "motion_model.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
-        write_atomic(RESULTS / "motion_model.md", markdown(result).encode())
+        write_results("motion_model", result, markdown(result))
     sys.stdout.write(markdown(result))
     return 0
 

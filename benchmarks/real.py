@@ -518,6 +518,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_results(name: str, result: dict, text: str) -> None:
+    """A focused benchmark's results: ``results/NAME.json`` (indented) and ``results/NAME.md``, each atomically."""
+    write_atomic(RESULTS / f"{name}.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    write_atomic(RESULTS / f"{name}.md", text.encode())
+
+
 def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
             frame_steps: tuple[int, ...] = FRAME_STEPS) -> dict:
     """Score again the run folders kept with ``--keep-runs`` (after a change to the metrics), keeping each row's

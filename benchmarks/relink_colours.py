@@ -29,16 +29,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import orjson
 from scipy.optimize import linear_sum_assignment
 
-from benchmarks.real import REAL, _iou, evaluate_tracks, gt_pedestrians, read_mot, spanning_identities, write_atomic
+from benchmarks.real import (
+    REAL,
+    _iou,
+    evaluate_tracks,
+    gt_pedestrians,
+    read_mot,
+    spanning_identities,
+    write_results,
+)
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 MOT = ROOT.parent / "shared" / "data" / "mot" / "MOT17-02-FRCNN"
 PETS = REAL / "PETS09-S2L1"
-RESULTS = Path(__file__).resolve().parent / "results"
 MIN_SCORE = 0.5
 SIDE_BOXES = 8
 
@@ -223,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(tuple(int(s) for s in args.steps.split(",")))
     if result is None:
         return 0
-    RESULTS.mkdir(exist_ok=True)
-    write_atomic(RESULTS / "relink_colours.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    write_atomic(RESULTS / "relink_colours.md", markdown(result).encode())
+    write_results("relink_colours", result, markdown(result))
     sys.stdout.write(markdown(result))
     return 0
 
