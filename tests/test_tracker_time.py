@@ -82,6 +82,7 @@ def test_the_clock_given_to_the_trackers_always_moves_forward():
 
 def test_with_skipped_frames_the_tracker_keeps_lost_tracks_for_seconds(tmp_path):
     """``--skip-frames 2`` on 30 fps: the tracker is updated 10 times a second, its frame-counted buffer is set so."""
+    from benchmarks.motion_model import NoAgeGender
     from mivolo.core.config import PipelineConfig
     from mivolo.core.run import SourceInfo
     from mivolo.pipeline import Pipeline, _abort
@@ -92,12 +93,6 @@ def test_with_skipped_frames_the_tracker_keeps_lost_tracks_for_seconds(tmp_path)
         def __call__(self, image):
             return Detections.from_boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), PERSON)
 
-    class NoEstimator:
-        name, needs_faces = "none", False
-
-        def __call__(self, image, dets, rows):
-            return dets
-
     class Source:
         info = SourceInfo("video", "clip", 30.0, 90, False, False)
 
@@ -107,7 +102,7 @@ def test_with_skipped_frames_the_tracker_keeps_lost_tracks_for_seconds(tmp_path)
         config.tracker.tracker = "botsort.yaml"
         config.detector.skip_frames = skip
         config.runtime.progress = False
-        state = Pipeline(config, detector=NoDetector(), estimator=NoEstimator())._start(Source(), tmp_path / str(skip))
+        state = Pipeline(config, detector=NoDetector(), estimator=NoAgeGender())._start(Source(), tmp_path / str(skip))
         _abort(state.sinks)
         frame_rates[skip] = (state.tracker.params["frame_rate"], state.tracker._frame_s)
     assert frame_rates[0] == (30, pytest.approx(1 / 30)) and frame_rates[2] == (10, pytest.approx(0.1))
