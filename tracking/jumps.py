@@ -53,7 +53,7 @@ class JumpDetector:
     on_gate_h: float = 0.3  # box heights from the path that still count as on it ...
     on_gate_h_per_s: float = 0.1  # ... plus this many per second the path is taken back
     apart_h: float = 0.6  # the older identity's box is at least this many box heights from the young one's now
-    max_colour_dist: float = 0.35
+    max_colour_dist: float = 0.45  # (the colours of one moment against another's: relative, see ``colour_margin``)
     colour_margin: float = 0.1
     min_obs: int = 3
     check_every_s: float = 0.2  # a young identity is judged at most this often (bounded cost in crowds)

@@ -28,6 +28,7 @@ from tracking.jumps import JumpDetector
 from tracking.people_history import PeopleHistory
 from tracking.relink import Link, Relinker, colour_distance
 from tracking.swaps import SwapDetector
+from tracking.takeovers import TakeoverDetector
 
 log = logging.getLogger(__name__)
 EDGE_PX = 2  # a face box this close to the frame edge may be cut off: no signature from it
@@ -287,6 +288,7 @@ class MergeStep:
         self.history = PeopleHistory() if repair else None  # the last seconds of everyone in view
         self.swaps = SwapDetector(self.history) if repair else None
         self.jumps = JumpDetector(self.history) if repair else None
+        self.takeovers = TakeoverDetector(self.history) if repair else None
         if self.jumps is not None and config.relink_beside:
             self.relinker.kept_path = self.jumps.kept_path
         self.swaps_repaired: list[dict] = []
@@ -318,6 +320,7 @@ class MergeStep:
             self._repair_swaps(time_s)
         if self.jumps is not None:
             self._repair_jumps(time_s)
+            self._repair_takeovers(time_s)
         dets.track_id[:] = self.merger.resolve(raw)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
@@ -373,6 +376,17 @@ class MergeStep:
             if self._exchange(a, b, jump.since_s, time_s, "path"):
                 self.relinker.exchange_tail(a, b, jump.since_s, *self.history.samples(b))
                 self.merger.hand_over(b, a, jump.since_s)
+
+    def _repair_takeovers(self, time_s: float) -> None:
+        """An identity whose tracker id took over a lost identity's person gives it back (``tracking.takeovers``):
+        the lost identity goes on with that tracker id from the moment it was lost, the other is lost from then on
+        (and may be re-linked). Recorded with the swap repairs (the outputs relabel both the same way)."""
+        for takeover in self.takeovers.decide(time_s):
+            j, lost = takeover.identity, takeover.lost
+            if self._exchange(j, lost, takeover.since_s, time_s, "turn"):
+                boxes, colours, clean = self.history.samples(lost)
+                tail = boxes[:, 0] > takeover.since_s
+                self.relinker.hand_tail(j, lost, takeover.since_s, boxes[tail], colours[tail], clean[tail])
 
     def _exchange(self, a: int, b: int, since_s: float, time_s: float, cue: str) -> bool:
         """Identities ``a`` and ``b`` exchange their people from ``since_s`` on: the tracker ids that last showed
@@ -500,6 +514,7 @@ class MergeStep:
             self.history.forget(identity_ids)
             self.swaps.forget(identity_ids)
             self.jumps.forget(identity_ids)
+            self.takeovers.forget(identity_ids)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 

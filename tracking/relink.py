@@ -462,6 +462,29 @@ class Relinker:
         frag.clean, frag.clean_n = colours[clean].sum(axis=0).astype(np.float64), int(np.count_nonzero(clean))
         self.fragments[b] = frag
 
+    def hand_tail(self, source: int, target: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
+                  clean: np.ndarray) -> None:
+        """A repaired takeover: what identity ``source``'s tracker showed after ``since_s`` - ``boxes (N, 5)`` (t, cx,
+        cy, w, h), colour signatures ``(N, D)``, unoccluded ``(N,)`` - was lost identity ``target``'s person, who
+        goes on with it; ``source`` is lost from ``since_s`` on (a young track may still be linked to it)."""
+        src, dst = self.fragments.get(source), self.fragments.get(target)
+        if src is None or dst is None or not len(boxes):
+            return
+        kept, covered = src.recent(), src.recent_covered()
+        before = kept[:, 0] <= since_s
+        if np.any(before):
+            src.keep(kept[before], covered[before], self.history)
+            src.last_s = float(kept[before][-1, 0])
+        src.any = np.maximum(src.any - colours.sum(axis=0), 0.0)
+        src.any_n = max(src.any_n - len(colours), 0)
+        src.clean = np.maximum(src.clean - colours[clean].sum(axis=0), 0.0)
+        src.clean_n = max(src.clean_n - int(np.count_nonzero(clean)), 0)
+        dst.keep(np.vstack([dst.recent(), boxes]), np.concatenate([dst.recent_covered(), ~np.asarray(clean, bool)]),
+                 self.history)
+        dst.last_s = max(dst.last_s, float(boxes[-1, 0]))
+        dst.any, dst.any_n = dst.any + colours.sum(axis=0), dst.any_n + len(colours)
+        dst.clean, dst.clean_n = dst.clean + colours[clean].sum(axis=0), dst.clean_n + int(np.count_nonzero(clean))
+
     def settle(self, identities: tuple[int, ...]) -> None:
         """These identities are no young fragments any more (after a swap repair their boxes mix two people)."""
         for identity in identities:
