@@ -233,7 +233,8 @@ class Pipeline:
         if cfg.merge.enabled and not independent:
             body = tracker.body_embeddings if tracker.has_reid else None
             merge = MergeStep(cfg.merge, self.embedder, cfg.settle.forget_after_s, body, identities.merge,
-                              face_gate=self.face_gate, on_exchange=identities.exchange)
+                              face_gate=self.face_gate, on_exchange=identities.exchange, new_id=tracker.new_id,
+                              on_split=identities.split)
         sinks = self.make_sinks(cfg, source)
         run = RunInfo(out_dir, source.info, cfg, self.device, self.models,
                       source.reopen if source.info.rewindable else None)

@@ -287,6 +287,26 @@ class Identities:
             state.recent = deque(sorted([*state.recent, *votes], key=lambda v: v.time_s))
         self._exchange_crops(states, since_s)
 
+    def split(self, a: int, new: int, since_s: float, last_xyxy: np.ndarray, first_xyxy: np.ndarray) -> None:
+        """An identity split in two (``tracking.splits``): what ``a`` was given after ``since_s`` showed another
+        person, identity ``new`` from now on. ``new`` takes those votes and crops (as ``exchange`` moves them), its
+        sightings since then (its frames counted in proportion to the time) and its first box ``first_xyxy``
+        (4,); ``a`` was last seen at ``since_s`` with ``last_xyxy`` (4,)."""
+        state = self.tracks.get(a)
+        if state is None or new in self.tracks or not state.first_s <= since_s < state.last_s:
+            return
+        share = (state.last_s - since_s) / max(state.last_s - state.first_s, 1e-6)
+        moved = min(state.frames_seen - 1, int(round(state.frames_seen * share)))
+        frames = state.last_frame - state.first_frame
+        split_frame = state.last_frame - int(round(frames * share))
+        other = self.tracks[new] = TrackState(new, since_s, state.last_s, split_frame + 1, state.last_frame,
+                                              frames_seen=moved, window=deque(maxlen=self.config.smoothing_window),
+                                              track_ids=[new], body_seen=state.body_seen, centre=state.centre)
+        other.ends[0], other.ends[1] = (since_s, *first_xyxy), state.ends[1]
+        state.last_s, state.last_frame, state.frames_seen = since_s, split_frame, state.frames_seen - moved
+        state.ends[1] = (since_s, *last_xyxy)
+        self.exchange(a, new, since_s)
+
     @staticmethod
     def _exchange_crops(states: tuple[TrackState, TrackState], since_s: float) -> None:
         """Crops taken after ``since_s`` showed the other identity's person: each goes there (if better than what

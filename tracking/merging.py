@@ -27,6 +27,7 @@ from tracking.identities import lowest_first
 from tracking.jumps import JumpDetector
 from tracking.people_history import PeopleHistory
 from tracking.relink import Link, Relinker, colour_distance
+from tracking.splits import SplitDetector
 from tracking.swaps import SwapDetector
 from tracking.takeovers import TakeoverDetector
 
@@ -268,10 +269,15 @@ class MergeStep:
                  body_embedder: Embedder | None = None,
                  on_merge: Callable[[int, int], None] | None = None,
                  face_gate: FaceCheck | None = None,
-                 on_exchange: Callable[[int, int, float], None] | None = None) -> None:
+                 on_exchange: Callable[[int, int, float], None] | None = None,
+                 new_id: Callable[[], int] | None = None,
+                 on_split: Callable[[int, int, float, np.ndarray, np.ndarray], None] | None = None) -> None:
         """``face_gate(image, dets, rows) -> dets`` sets ``face_ok`` of the faces of those rows (the detection
         stage's face-quality gate, injected): only accepted faces feed face signatures. ``on_exchange(a, b,
-        since_s)`` is told of each repaired swap or jump (the settling stage moves the evidence given since)."""
+        since_s)`` is told of each repaired swap, jump or takeover (the settling stage moves the evidence given
+        since). ``new_id()`` gives an id no tracker id will be (the tracker's): with it an identity that turned
+        back onto someone else is split (``tracking.splits``), and ``on_split(a, new, since_s, last_xyxy (4,),
+        first_xyxy (4,))`` is told (``a``'s last box before, ``new``'s first)."""
         self.config = config
         self.face_embedder = face_embedder
         self.face_gate = face_gate
@@ -279,6 +285,7 @@ class MergeStep:
         self.body_embedder = body_embedder
         self.on_merge = on_merge
         self.on_exchange = on_exchange
+        self.new_id, self.on_split = new_id, on_split
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
                                      body_threshold=config.body_threshold, body_veto=config.body_veto,
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
@@ -289,6 +296,7 @@ class MergeStep:
         self.swaps = SwapDetector(self.history) if repair else None
         self.jumps = JumpDetector(self.history) if repair else None
         self.takeovers = TakeoverDetector(self.history) if repair else None
+        self.splits = SplitDetector(self.history) if repair and new_id is not None else None
         if self.jumps is not None and config.relink_beside:
             self.relinker.kept_path = self.jumps.kept_path
         self.swaps_repaired: list[dict] = []
@@ -321,6 +329,8 @@ class MergeStep:
         if self.jumps is not None:
             self._repair_jumps(time_s)
             self._repair_takeovers(time_s)
+        if self.splits is not None:
+            self._split(time_s)
         dets.track_id[:] = self.merger.resolve(raw)
         if self.handover is not None:
             self._hand_over(time_s, dets, raw)
@@ -383,12 +393,39 @@ class MergeStep:
         (and may be re-linked). Recorded with the swap repairs (the outputs relabel both the same way)."""
         for takeover in self.takeovers.decide(time_s):
             j, lost = takeover.identity, takeover.lost
-            if self._exchange(j, lost, takeover.since_s, time_s, "turn"):
+            if self._exchange(j, lost, takeover.since_s, time_s, "turn", lost=j):
                 boxes, colours, clean = self.history.samples(lost)
                 tail = boxes[:, 0] > takeover.since_s
                 self.relinker.hand_tail(j, lost, takeover.since_s, boxes[tail], colours[tail], clean[tail])
 
-    def _exchange(self, a: int, b: int, since_s: float, time_s: float, cue: str) -> bool:
+    def _split(self, time_s: float) -> None:
+        """An identity that turned back onto someone else with no identity of its own (``tracking.splits``): its
+        boxes since then are a new identity's (``new_id``), shown by its tracker id from now on, a young fragment
+        in the re-linker (it may be someone lost before). Recorded with the swap repairs (the outputs relabel the
+        rows since then); the settling stage moves the votes and crops given since (``on_split``)."""
+        for split in self.splits.decide(time_s):
+            a, since_s = split.identity, split.since_s
+            tracker_id = self.history.shown_by.get(a)
+            if tracker_id is None or self.merger.identity_of(tracker_id) != a:
+                continue
+            new = self.new_id()
+            members = self._written_as(a)
+            self.merger.parent[tracker_id] = new
+            self.history.split(a, new, since_s)
+            boxes, colours, clean = self.history.samples(new)
+            self.relinker.split_tail(a, new, since_s, boxes, colours, clean)
+            self.relinker.rename_neighbours({a: new}, since_s)
+            for detector in (self.swaps, self.jumps):
+                detector.repaired((a, new))
+            self.swaps_repaired.append({"identities": [a, new], "since_s": float(since_s), "at_s": float(time_s),
+                                        "cue": "split", "written_as": [members, [new]]})
+            log.info("identity %d turned back onto someone else at %.1fs: split, %d from then on", a, since_s, new)
+            if self.on_split is not None and len(boxes):
+                before = self.history.samples(a)[0]
+                self.on_split(a, new, since_s, _xyxy(before[-1]) if len(before) else _xyxy(boxes[0]),
+                              _xyxy(boxes[0]))
+
+    def _exchange(self, a: int, b: int, since_s: float, time_s: float, cue: str, lost: int | None = None) -> bool:
         """Identities ``a`` and ``b`` exchange their people from ``since_s`` on: the tracker ids that last showed
         each now show the other, the history's samples, the run.json record (``swaps_repaired``) and the settling
         stage (``on_exchange``) follow. False (nothing done) when those tracker ids no longer show them."""
@@ -397,7 +434,7 @@ class MergeStep:
             return False
         members = [self._written_as(a), self._written_as(b)]  # before the exchange rewires anything
         self.merger.parent[ta], self.merger.parent[tb] = b, a
-        self.history.exchange(a, b, since_s)
+        self.history.exchange(a, b, since_s, lost)
         self.jumps.repaired((a, b))
         self.swaps.repaired((a, b))
         self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),
@@ -515,6 +552,8 @@ class MergeStep:
             self.swaps.forget(identity_ids)
             self.jumps.forget(identity_ids)
             self.takeovers.forget(identity_ids)
+            if self.splits is not None:
+                self.splits.forget(identity_ids)
         if self.handover is not None:
             self.handover.forget(identity_ids)
 
@@ -525,3 +564,9 @@ class MergeStep:
                 "relink_colour_limit": None if self.relinker is None else round(self.relinker.colour_limit(), 3),
                 "swaps_repaired": self.swaps_repaired,
                 "merges": [m.as_dict() for m in self.merger.merges]}
+
+
+def _xyxy(box: np.ndarray) -> np.ndarray:
+    """(4,) x1, y1, x2, y2 of a history box (t, cx, cy, w, h)."""
+    _, cx, cy, w, h = box
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)

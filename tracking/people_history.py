@@ -75,10 +75,11 @@ class PeopleHistory:
         colours = np.array([c for _, c, _ in kept], np.float32) if kept else np.zeros((0, 0), np.float32)
         return boxes, colours, np.array([ok for _, _, ok in kept], bool)
 
-    def exchange(self, a: int, b: int, since_s: float) -> None:
-        """After a repair (a swap's or a jump's): the samples of identities ``a`` and ``b`` taken after ``since_s``
-        belong to the other one, and each tracker id now shows the other identity. An identity with nothing left
-        from before starts at its first sample."""
+    def exchange(self, a: int, b: int, since_s: float, lost: int | None = None) -> None:
+        """After a repair (a swap's, a jump's or a takeover's): the samples of identities ``a`` and ``b`` taken after
+        ``since_s`` belong to the other one, and each tracker id now shows the other identity. An identity with
+        nothing left from before starts at its first sample; identity ``lost`` (one of the two that no tracker
+        shows any more) was last seen at its last sample."""
         for store in (self.boxes, self.colours):
             old_a, new_a = _split(store.get(a, ()), since_s)
             old_b, new_b = _split(store.get(b, ()), since_s)
@@ -92,6 +93,18 @@ class PeopleHistory:
                 self.first_s[identity] = self.boxes[identity][0][0]
         if a in self.shown_by and b in self.shown_by:
             self.shown_by[a], self.shown_by[b] = self.shown_by[b], self.shown_by[a]
+        if lost is not None and self.boxes.get(lost):
+            self.last_s[lost] = self.boxes[lost][-1][0]
+
+    def split(self, a: int, new: int, since_s: float) -> None:
+        """After a split: identity ``a``'s samples taken after ``since_s`` are identity ``new``'s, and the tracker id
+        that showed ``a`` now shows ``new``; ``a`` was last seen at its last sample before."""
+        last = self.last_s.get(a)
+        self.exchange(a, new, since_s, lost=a)
+        if last is not None:
+            self.last_s[new] = last
+        if a in self.shown_by:
+            self.shown_by[new] = self.shown_by.pop(a)
 
     def forget(self, identities: set[int]) -> None:
         for identity in identities:

@@ -439,28 +439,15 @@ class Relinker:
         above the sampling rate some of them stay there)."""
         young, old = self.fragments.pop(b, None), self.fragments.get(a)
         if young is not None and old is not None:
+            _cut_tail(old, since_s, colours, clean, self.history)
             kept = old.recent()
-            before = kept[:, 0] <= since_s
-            old.keep(np.vstack([kept[before], young.recent()]),
-                     np.concatenate([old.recent_covered()[before], young.recent_covered()]), self.history)
+            old.keep(np.vstack([kept, young.recent()]), np.concatenate([old.recent_covered(), young.recent_covered()]),
+                     self.history)
             old.last_s = max(old.last_s, young.last_s)
-            if len(colours):
-                old.clean = np.maximum(old.clean - colours[clean].sum(axis=0), 0.0)
-                old.clean_n = max(old.clean_n - int(np.count_nonzero(clean)), 0)
-                old.any = np.maximum(old.any - colours.sum(axis=0), 0.0)
-                old.any_n = max(old.any_n - len(colours), 0)
             old.clean, old.clean_n = old.clean + young.clean, old.clean_n + young.clean_n
             old.any, old.any_n = old.any + young.any, old.any_n + young.any_n
-        if not len(boxes):
-            return
-        frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0],
-                        judged_from_s=float(boxes[-1, 0]))
-        frag.keep(boxes, ~np.asarray(clean, bool), self.history)
-        early = boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s]
-        frag.early = early[np.linspace(0, len(early) - 1, min(len(early), self.history)).astype(int)]
-        frag.any, frag.any_n = colours.sum(axis=0).astype(np.float64), len(colours)
-        frag.clean, frag.clean_n = colours[clean].sum(axis=0).astype(np.float64), int(np.count_nonzero(clean))
-        self.fragments[b] = frag
+        if len(boxes):
+            self.fragments[b] = self._restart(boxes, colours, clean)
 
     def hand_tail(self, source: int, target: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
                   clean: np.ndarray) -> None:
@@ -470,20 +457,43 @@ class Relinker:
         src, dst = self.fragments.get(source), self.fragments.get(target)
         if src is None or dst is None or not len(boxes):
             return
-        kept, covered = src.recent(), src.recent_covered()
-        before = kept[:, 0] <= since_s
-        if np.any(before):
-            src.keep(kept[before], covered[before], self.history)
-            src.last_s = float(kept[before][-1, 0])
-        src.any = np.maximum(src.any - colours.sum(axis=0), 0.0)
-        src.any_n = max(src.any_n - len(colours), 0)
-        src.clean = np.maximum(src.clean - colours[clean].sum(axis=0), 0.0)
-        src.clean_n = max(src.clean_n - int(np.count_nonzero(clean)), 0)
+        _cut_tail(src, since_s, colours, clean, self.history)
         dst.keep(np.vstack([dst.recent(), boxes]), np.concatenate([dst.recent_covered(), ~np.asarray(clean, bool)]),
                  self.history)
         dst.last_s = max(dst.last_s, float(boxes[-1, 0]))
         dst.any, dst.any_n = dst.any + colours.sum(axis=0), dst.any_n + len(colours)
         dst.clean, dst.clean_n = dst.clean + colours[clean].sum(axis=0), dst.clean_n + int(np.count_nonzero(clean))
+
+    def split_tail(self, source: int, new: int, since_s: float, boxes: np.ndarray, colours: np.ndarray,
+                   clean: np.ndarray) -> None:
+        """A split identity: what ``source``'s tracker showed after ``since_s`` (``boxes (N, 5)``, colours ``(N, D)``,
+        unoccluded ``(N,)``) is identity ``new``'s, a young fragment that may still be linked (for ``decide_s``
+        from now); ``source`` is lost from ``since_s`` on."""
+        src = self.fragments.get(source)
+        if src is None or not len(boxes):
+            return
+        _cut_tail(src, since_s, colours, clean, self.history)
+        self.fragments[new] = self._restart(boxes, colours, clean)
+
+    def _restart(self, boxes: np.ndarray, colours: np.ndarray, clean: np.ndarray) -> Fragment:
+        """A young fragment of ``boxes (N, 5)`` with their colours ``(N, D)`` and unoccluded flags ``(N,)``, judged
+        for ``decide_s`` from its last box."""
+        frag = Fragment(float(boxes[0, 0]), float(boxes[-1, 0]), np.zeros((self.history, 5)), first_box=boxes[0],
+                        judged_from_s=float(boxes[-1, 0]))
+        frag.keep(boxes, ~np.asarray(clean, bool), self.history)
+        early = boxes[boxes[:, 0] <= boxes[0, 0] + self.velocity_s]
+        frag.early = early[np.linspace(0, len(early) - 1, min(len(early), self.history)).astype(int)]
+        frag.any, frag.any_n = colours.sum(axis=0).astype(np.float64), len(colours)
+        frag.clean, frag.clean_n = colours[clean].sum(axis=0).astype(np.float64), int(np.count_nonzero(clean))
+        return frag
+
+    def rename_neighbours(self, renamed: dict[int, int], since_s: float) -> None:
+        """After a repair the boxes after ``since_s`` of each identity in ``renamed`` are the identity it maps to:
+        fragments born beside one of them since then were born beside that one."""
+        for frag in self.fragments.values():
+            if frag.first_s > since_s and any(i in renamed for i in frag.beside_of):
+                frag.beside_of = tuple(renamed.get(i, i) for i in frag.beside_of)
+                frag.beside_kept = {renamed.get(i, i) for i in frag.beside_kept}
 
     def settle(self, identities: tuple[int, ...]) -> None:
         """These identities are no young fragments any more (after a swap repair their boxes mix two people)."""
@@ -494,6 +504,21 @@ class Relinker:
     def forget(self, identities: set[int]) -> None:
         for identity in identities:
             self.fragments.pop(identity, None)
+
+
+def _cut_tail(frag: Fragment, since_s: float, colours: np.ndarray, clean: np.ndarray, history: int) -> None:
+    """In place: ``frag`` less its boxes after ``since_s``; those boxes' colour signatures ``colours (N, D)`` (with
+    their unoccluded flags ``clean (N,)``) leave its sums."""
+    kept, covered = frag.recent(), frag.recent_covered()
+    before = kept[:, 0] <= since_s
+    frag.keep(kept[before], covered[before], history)
+    if np.any(before):
+        frag.last_s = float(kept[before][-1, 0])
+    if len(colours):
+        frag.any = np.maximum(frag.any - colours.sum(axis=0), 0.0)
+        frag.any_n = max(frag.any_n - len(colours), 0)
+        frag.clean = np.maximum(frag.clean - colours[clean].sum(axis=0), 0.0)
+        frag.clean_n = max(frag.clean_n - int(np.count_nonzero(clean)), 0)
 
 
 def _overlap(xyxy: np.ndarray) -> np.ndarray:

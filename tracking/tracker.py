@@ -282,6 +282,11 @@ class Tracker:
         self._last_time_s = float(time_s)
         return self._last_time_s
 
+    def new_id(self) -> int:
+        """An id no track of this tracker has or will get (for an identity split off one, ``tracking.splits``)."""
+        self._next_id += 1
+        return self._next_id - 1
+
     def _our_id(self, slot: int, boxmot_id: int) -> int:
         key = (slot, boxmot_id)
         if key not in self._ids:
