@@ -1,7 +1,8 @@
 """Real footage scoreboard: the product, through its public CLI, on real clips with ground truth.
 
     python -m benchmarks.real [--quick] [--stacks default yolox-nano ...] [--detector-weights FILE ...]
-                              [--sequence MOT_SEQ_DIR ...] [--output-dir DIR]
+                              [--sequence MOT_SEQ_DIR ...] [--frame-steps N ...] [--views window pan]
+                              [--output-dir DIR]
 
 For every stack and every clip it runs ``demo.py --input CLIP --output OUT --tracker botsort.yaml --save-json``
 (plus the stack's flags; ``--max-frames`` in quick mode) in a subprocess and scores what the run wrote.
@@ -14,8 +15,10 @@ Clips: every clip of ``../shared/data/real/`` - MOTChallenge sequence folders (a
 ``gt/gt.txt`` and ``seqinfo.ini``; PETS09-S2L1) and labelled GIFs (``intel/labels.json``) - plus every
 MOTChallenge sequence folder given with ``--sequence``; and each of those with a video file at half its frame rate
 (``--frame-steps``, default 2: every other frame, as a camera at 5 fps instead of 10 would give; ``NAME@5fps``), since
-the frame rates of real footage vary and tracking must hold at all of them. Absent data: the clip or stack is skipped
-with a message.
+the frame rates of real footage vary and tracking must hold at all of them; and each of those through a narrower
+view (``--views``, default both: a window of 5/6 of each side held in the middle, ``NAME-window``, and one panning
+slowly around it, ``NAME-pan``; ``through_window``), since real cameras see people leave and come in at every edge
+and some of them move. Absent data: the clip or stack is skipped with a message.
 
 Metrics per (stack, clip):
 - ``count``: identities.json ``count``; ``people``: distinct ground-truth ids (gt.txt rows with the "consider" flag
@@ -64,6 +67,7 @@ REAL = DATA / "real"
 WEIGHTS = DATA / "weights"
 QUICK_FRAMES = 20
 FRAME_STEPS = (2,)  # each video sequence also at half its frame rate: tracking must hold at 5 fps as at 10
+VIEWS = ("window", "pan")  # ... and through a narrower view, still and panning: people cross its edges
 SPAN_IOU = 0.5
 SPAN_MIN_FRAMES = 5
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
@@ -156,6 +160,57 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
     (video.parent / "gt").mkdir(exist_ok=True)
     np.savetxt(video.parent / "gt" / "gt.txt", gt, delimiter=",", fmt="%g")
     return Clip(name, video, gt=video.parent / "gt" / "gt.txt", length=written)
+
+
+def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
+    """``clip`` (a MOTChallenge sequence with a video file) as a camera with a narrower view would film it: a window
+    of 5/6 of its width and height, held in the middle (``view`` "window") or swinging around the middle ("pan":
+    by W/12.8 and H/14.4 px, over 16 s and 11.2 s, a slow pan; camera motion for the tracker), written to
+    ``folder`` as an MJPG AVI at the clip's rate (``NAME-window``, ``NAME-pan``); its gt boxes moved with the
+    window, cut at its edges, and left out of the frames where less than half of one is inside. People now leave
+    and come in at edges where the whole picture had none. None for image folders and labelled clips, or an
+    unreadable video."""
+    import cv2
+
+    if clip.gt is None or clip.args or not clip.input.is_file() or view not in VIEWS:
+        return None
+    capture = cv2.VideoCapture(str(clip.input))
+    if not capture.isOpened():
+        return None
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0
+    full_w, full_h = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    size = (full_w * 5 // 6, full_h * 5 // 6)
+    name = f"{clip.name}-{view}"
+    video = folder / name / f"{clip.input.stem}.avi"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    gt, rows, frame = read_mot(clip.gt), [], 0
+    while writer.isOpened():
+        ok, image = capture.read()
+        if not ok:
+            break
+        frame += 1
+        t = (frame - 1) / fps
+        x0, y0 = (full_w - size[0]) / 2, (full_h - size[1]) / 2
+        if view == "pan":
+            x0 += full_w / 12.8 * np.sin(2 * np.pi * t / 16.0)
+            y0 += full_h / 14.4 * np.sin(2 * np.pi * t / 11.2 + 1.0)
+        writer.write(cv2.warpAffine(image, np.float32([[1, 0, -x0], [0, 1, -y0]]), size, flags=cv2.INTER_LINEAR))
+        boxes = gt[gt[:, 0] == frame].copy()
+        x1, y1 = np.clip(boxes[:, 2] - x0, 0, size[0]), np.clip(boxes[:, 3] - y0, 0, size[1])
+        x2 = np.clip(boxes[:, 2] + boxes[:, 4] - x0, 0, size[0])
+        y2 = np.clip(boxes[:, 3] + boxes[:, 5] - y0, 0, size[1])
+        inside = (x2 - x1) * (y2 - y1) >= 0.5 * boxes[:, 4] * boxes[:, 5]
+        boxes[:, 2:6] = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+        rows.append(boxes[inside])
+    capture.release()
+    writer.release()
+    if not frame:
+        return None
+    (video.parent / "gt").mkdir(exist_ok=True)
+    np.savetxt(video.parent / "gt" / "gt.txt", np.vstack(rows), delimiter=",", fmt="%g")
+    return Clip(name, video, gt=video.parent / "gt" / "gt.txt", length=frame)
 
 
 def labelled_clips(labels_json: Path) -> list[Clip]:
@@ -525,17 +580,17 @@ def write_results(name: str, result: dict, text: str) -> None:
 
 
 def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
-            frame_steps: tuple[int, ...] = FRAME_STEPS) -> dict:
+            frame_steps: tuple[int, ...] = FRAME_STEPS, views: tuple[str, ...] = VIEWS) -> dict:
     """Score again the run folders kept with ``--keep-runs`` (after a change to the metrics), keeping each row's
     command, wall time and the meta of the runs; rewrites ``result_json`` and its .md."""
     result = orjson.loads(result_json.read_bytes())
     with tempfile.TemporaryDirectory() as tmp:
-        clips = {c.name: c for c in with_lower_frame_rates(discover_clips(REAL, sequences), frame_steps,
-                                                            Path(tmp) / "slower")}
+        clips = {c.name: c for c in with_variants(discover_clips(REAL, sequences), frame_steps, views,
+                                                   Path(tmp) / "variants")}
         for i, row in enumerate(result["runs"]):
             if "error" in row:
                 continue
-            if row["clip"] not in clips:  # a sequence not passed again, or a frame step not asked for
+            if row["clip"] not in clips:  # a sequence not passed again, or a frame step or view not asked for
                 print(f"rescore: {row['stack']} {row['clip']}: clip not found; row kept as it was", flush=True)
                 continue
             kept = {k: row[k] for k in ("stack", "clip", "command", "wall_s", "rc")}
@@ -548,17 +603,19 @@ def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
     return result
 
 
-def with_lower_frame_rates(clips: list[Clip], steps: tuple[int, ...], folder: Path) -> list[Clip]:
-    """``clips`` plus each video sequence among them at 1/step of its frame rate for every step (``every_nth_frame``,
-    written under ``folder``)."""
+def with_variants(clips: list[Clip], steps: tuple[int, ...], views: tuple[str, ...], folder: Path) -> list[Clip]:
+    """``clips`` plus each video sequence among them at 1/step of its frame rate for every step (``every_nth_frame``)
+    and through each narrower view (``through_window``), written under ``folder``."""
     slower = [c for clip in clips for step in steps if step > 1
               and (c := every_nth_frame(clip, step, folder)) is not None]
-    return clips + slower
+    narrower = [c for clip in clips for view in views if (c := through_window(clip, view, folder)) is not None]
+    return clips + slower + narrower
 
 
 def run(quick: bool = False, stacks: list[str] | None = None, detector_weights: list[Path] | None = None,
         sequences: list[Path] | None = None, output_dir: Path | None = None, keep_runs: Path | None = None,
-        max_frames: int | None = None, frame_steps: tuple[int, ...] = FRAME_STEPS) -> dict | None:
+        max_frames: int | None = None, frame_steps: tuple[int, ...] = FRAME_STEPS,
+        views: tuple[str, ...] = VIEWS) -> dict | None:
     """Run the scoreboard; write real.json / real.md into ``output_dir`` (default: benchmarks/results, or a new
     temporary folder in quick mode). Returns the result, or None when there is nothing to run."""
     from benchmarks.__main__ import meta
@@ -573,7 +630,7 @@ def run(quick: bool = False, stacks: list[str] | None = None, detector_weights: 
                     "span_min_frames": SPAN_MIN_FRAMES, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clips = with_lower_frame_rates(clips, frame_steps, work / "slower")
+        clips = with_variants(clips, frame_steps, views, work / "variants")
         for stack, flags in chosen.items():
             for clip in clips:
                 out = (keep_runs or work) / f"{stack}__{clip.name}"
@@ -601,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequence", type=Path, nargs="*", default=None, help="extra MOTChallenge sequence folders")
     parser.add_argument("--frame-steps", type=int, nargs="*", default=list(FRAME_STEPS),
                         help="also each video sequence at 1/N of its frame rate, for each N given (none: off)")
+    parser.add_argument("--views", nargs="*", choices=list(VIEWS), default=list(VIEWS),
+                        help="also each video sequence through a narrower window, still and panning (none: off)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where real.json/real.md go")
     parser.add_argument("--keep-runs", type=Path, default=None, help="keep each run's output folder under this one")
     parser.add_argument("--rescore", action="store_true", help="no new runs: score the folders under --keep-runs "
@@ -610,11 +669,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep_runs is None:
             parser.error("--rescore needs --keep-runs (the folder of the kept runs)")
         result = rescore((args.output_dir or RESULTS) / "real.json", args.keep_runs, args.sequence,
-                         tuple(args.frame_steps))
+                         tuple(args.frame_steps), tuple(args.views))
         print(markdown(result))
         return 0
     result = run(args.quick, args.stacks, args.detector_weights, args.sequence, args.output_dir, args.keep_runs,
-                 args.max_frames, tuple(args.frame_steps))
+                 args.max_frames, tuple(args.frame_steps), tuple(args.views))
     if result is None:
         return 0
     print(markdown(result))

@@ -18,7 +18,8 @@ from benchmarks.real import (
     gt_pedestrians,
     slots_left_to_right,
     spanning_identities,
-    with_lower_frame_rates,
+    through_window,
+    with_variants,
 )
 
 
@@ -135,8 +136,43 @@ def test_a_sequence_at_a_lower_frame_rate_keeps_every_nth_frame_with_its_gt(tmp_
     rows = np.loadtxt(slower.gt, delimiter=",", ndmin=2)
     assert sorted(map(tuple, rows[:, :2].astype(int).tolist())) == [(1, 1), (2, 1), (2, 2), (3, 1)]
     assert every_nth_frame(Clip("folder", tmp_path, ["--as-video"], gt=gt), 2, tmp_path / "x") is None
-    both = with_lower_frame_rates([clip], (2, 3), tmp_path / "both")
-    assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps"]
+    both = with_variants([clip], (2, 3), ("window", "pan"), tmp_path / "both")
+    assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps", "seq-window", "seq-pan"]
+
+
+@pytest.mark.parametrize("view", ["window", "pan"])
+def test_a_sequence_through_a_narrower_window_moves_and_cuts_its_gt(tmp_path, view):
+    import cv2
+
+    video = tmp_path / "seq" / "clip.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 72))
+    image = np.zeros((72, 96, 3), np.uint8)
+    image[:, 48:] = 200  # the right half bright
+    for _ in range(3):
+        writer.write(image)
+    writer.release()
+    gt = tmp_path / "seq" / "gt.txt"
+    # a person in the middle, one mostly left of the window (x 0-10: the window starts at x=8), one 40 % out
+    rows = np.vstack([_rows([1, 2, 3], 1, 40.0), _rows([1], 2, 0.0), _rows([1], 3, 4.0)])
+    rows[:, 4] = 10.0
+    np.savetxt(gt, rows, delimiter=",", fmt="%g")
+    narrow = through_window(Clip("seq", video, gt=gt, length=3), view, tmp_path / "out")
+    assert narrow is not None and narrow.name == f"seq-{view}" and narrow.length == 3
+    capture = cv2.VideoCapture(str(narrow.input))
+    ok, first = capture.read()
+    assert ok and first.shape[:2] == (60, 80)
+    out = np.loadtxt(narrow.gt, delimiter=",", ndmin=2)
+    assert sorted(set(out[:, 1].astype(int).tolist())) == [1, 3]  # 2 was mostly outside
+    first_frame = out[(out[:, 0] == 1) & (out[:, 1] == 1)][0]
+    second_frame = out[(out[:, 0] == 2) & (out[:, 1] == 1)][0]
+    assert (second_frame[2] < first_frame[2] - 0.2) == (view == "pan")  # the panning window moved right
+    if view == "window":  # moved by the window's corner (8, 6), the edge of brightness at x=48 -> 40
+        assert first_frame[2:4].tolist() == pytest.approx([32.0, rows[0, 3] - 6.0])
+        assert float(first[:, 38].mean()) < 60 and float(first[:, 42].mean()) > 140
+        cut = out[out[:, 1] == 3][0]
+        assert cut[2] == 0.0 and cut[4] == pytest.approx(6.0)  # more than half inside: kept, cut at the edge
+    assert through_window(Clip("folder", tmp_path, ["--as-video"], gt=gt), view, tmp_path / "x") is None
 
 
 def test_rescoring_keeps_a_row_whose_clip_is_not_there_any_more(tmp_path):
@@ -146,6 +182,6 @@ def test_rescoring_keeps_a_row_whose_clip_is_not_there_any_more(tmp_path):
     row = {**written["runs"][0], "clip": "gone@5fps"}  # a row as the scoreboard writes it, of a clip not found
     result_json = tmp_path / "real.json"
     result_json.write_bytes(orjson.dumps({**written, "runs": [row]}))
-    result = rescore(result_json, tmp_path / "runs", sequences=[], frame_steps=())
+    result = rescore(result_json, tmp_path / "runs", sequences=[], frame_steps=(), views=())
     assert result["runs"] == [row] and "rescored" in result
     assert orjson.loads(result_json.read_bytes())["runs"] == [row] and (tmp_path / "real.md").is_file()
