@@ -35,10 +35,12 @@ def painted(people) -> np.ndarray:
     return painted_people.painted(people, W, H)
 
 
-def run_detector(**kwargs) -> list:
+def run_detector(unseen: tuple[float, float] = (0.0, 0.0), **kwargs) -> list:
     history = PeopleHistory()
     detector, found = SplitDetector(history), []
     for t, xyxy, top, bottom, _ in scene(**kwargs):
+        if unseen[0] < t < unseen[1]:
+            continue
         image = painted([(xyxy, top, bottom)])
         history.observe(t, np.array([1]), xyxy[None], colour_signature(image, xyxy[None]), np.ones(1, bool))
         found += detector.decide(t)
@@ -51,6 +53,12 @@ def test_a_box_that_turned_back_in_other_clothes_is_split_where_it_turned(step_s
     assert len(found) == 1
     assert found[0].identity == 1
     assert found[0].since_s == pytest.approx(EDGE_S, abs=2 * step_s + 1e-6)
+
+
+def test_no_turn_is_judged_across_a_break_in_the_boxes():
+    """The tracker had no box for 0.8 s before the moment: what it showed before says nothing of a turn."""
+    assert run_detector(unseen=(EDGE_S - 0.85, EDGE_S - 0.05)) == []
+    assert len(run_detector(unseen=(EDGE_S - 0.45, EDGE_S - 0.05))) == 1  # 0.4 s: still one walk
 
 
 def test_someone_who_turns_back_is_one_person():

@@ -435,6 +435,7 @@ class MergeStep:
         members = [self._written_as(a), self._written_as(b)]  # before the exchange rewires anything
         self.merger.parent[ta], self.merger.parent[tb] = b, a
         self.history.exchange(a, b, since_s, lost)
+        self.relinker.rename_neighbours({a: b, b: a}, since_s)
         self.jumps.repaired((a, b))
         self.swaps.repaired((a, b))
         self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),

@@ -19,7 +19,8 @@ apex of the V its boxes walked):
   PETS09-S2L1 kept colours within 0.42 of themselves; the two people of each id that turned back onto someone
   else were 0.49-0.78 apart).
 
-Windows that need ``min_obs`` boxes stretch to hold them at low frame rates (up to ``longest_s``). The caller gives
+Windows that need ``min_obs`` boxes stretch to hold them at low frame rates (up to ``longest_s``), with no break of
+more than ``max_gap_s`` in them (a tracker that lost its box for a while says nothing of a turn). The caller gives
 J's boxes since t to a new identity. It reads the last seconds of everyone in view from
 ``tracking.people_history`` (observed by the caller); its own state is a check time per identity.
 """
@@ -54,6 +55,7 @@ class SplitDetector:
     min_colour_dist: float = 0.5
     min_obs: int = 3
     longest_s: float = 2.0
+    max_gap_s: float = 0.6  # the boxes of both windows come at most this far apart
     check_every_s: float = 0.2
     next_check_s: dict[int, float] = field(default_factory=dict)
     split: set[int] = field(default_factory=set)  # identities already split (lost from then on)
@@ -91,8 +93,9 @@ class SplitDetector:
         pre = pre[-max(self.min_obs, int(np.count_nonzero(pre[:, 0] >= t - self.before_s))):]
         post = boxes[(at > t) & (at <= t + self.longest_s)]
         post = post[:max(self.min_obs, int(np.count_nonzero(post[:, 0] <= t + self.after_s)))]
-        if len(pre) < self.min_obs or len(post) < self.min_obs:
-            return None
+        if len(pre) < self.min_obs or len(post) < self.min_obs \
+                or np.diff(np.concatenate([pre[:, 0], post[:, 0]])).max() > self.max_gap_s:
+            return None  # too few boxes, or a break in them: no path to judge on one side
         height = float(np.median(boxes[:, 4]))
         fits = straight_path(pre), straight_path(post)
         before, after = fits[0][1], fits[1][1]
