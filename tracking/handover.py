@@ -48,6 +48,16 @@ class FaceHandOver:
             self._time = time_s
         return links
 
+    def renamed(self, renamed: dict[int, int], apart: bool = False) -> None:
+        """A repair gave the tracker ids of identities ``renamed``'s keys to its values from now on: the faces of the
+        last frame carry the new ids (their change of id is no hand-over). With ``apart`` each pair are two people,
+        never to be linked."""
+        self._ids = np.array([renamed.get(int(i), int(i)) for i in self._ids], np.int64)
+        if apart:
+            for old, new in renamed.items():
+                self.together.setdefault(old, set()).add(new)
+                self.together.setdefault(new, set()).add(old)
+
     def absorb(self, absorbed: int, into: int) -> None:
         """Identity ``absorbed`` joined ``into`` (by any cue): whom either was seen with, ``into`` was seen with."""
         seen_with = self.together.pop(absorbed, set())

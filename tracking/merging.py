@@ -415,6 +415,8 @@ class MergeStep:
             boxes, colours, clean = self.history.samples(new)
             self.relinker.split_tail(a, new, since_s, boxes, colours, clean)
             self.relinker.rename_neighbours({a: new}, since_s)
+            if self.handover is not None:
+                self.handover.renamed({a: new}, apart=True)
             for detector in (self.swaps, self.jumps):
                 detector.repaired((a, new))
             self.swaps_repaired.append({"identities": [a, new], "since_s": float(since_s), "at_s": float(time_s),
@@ -436,6 +438,8 @@ class MergeStep:
         self.merger.parent[ta], self.merger.parent[tb] = b, a
         self.history.exchange(a, b, since_s, lost)
         self.relinker.rename_neighbours({a: b, b: a}, since_s)
+        if self.handover is not None:
+            self.handover.renamed({a: b, b: a})
         self.jumps.repaired((a, b))
         self.swaps.repaired((a, b))
         self.swaps_repaired.append({"identities": [a, b], "since_s": float(since_s), "at_s": float(time_s),

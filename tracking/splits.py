@@ -56,7 +56,7 @@ class SplitDetector:
     min_obs: int = 3
     longest_s: float = 2.0
     max_gap_s: float = 0.6  # the boxes of both windows come at most this far apart
-    check_every_s: float = 0.2
+    check_every_s: float = 0.5  # each identity is judged this often, over the moments of that long (bounded cost)
     next_check_s: dict[int, float] = field(default_factory=dict)
     split: set[int] = field(default_factory=set)  # identities already split (lost from then on)
 
@@ -69,7 +69,10 @@ class SplitDetector:
             self.next_check_s[j] = time_s + self.check_every_s
             boxes = np.array(self.history.boxes.get(j, ()), np.float64).reshape(-1, 5)
             at = boxes[:, 0]
-            moments = at[(at > time_s - self.wait_s - self.check_every_s) & (at <= time_s - self.wait_s)]
+            start, end = time_s - self.wait_s - self.check_every_s, time_s - self.wait_s
+            moments = at[(at > start) & (at <= end)]
+            if not len(moments) or not self._turned_somewhere(boxes, start, end):
+                continue
             first = next((t for t in moments.tolist() if self._turn(j, boxes, t, time_s) is not None), None)
             if first is None:
                 continue
@@ -82,6 +85,15 @@ class SplitDetector:
             splits.append(Split(j, since_s))
             self.split.add(j)
         return splits
+
+    def _turned_somewhere(self, boxes: np.ndarray, start: float, end: float) -> bool:
+        """A quick look first (most people walk on): whether the straight paths of ``boxes (N, 5)`` over the
+        ``before_s`` before ``start`` and the ``after_s`` after ``end`` point more than 90 degrees apart."""
+        at = boxes[:, 0]
+        pre, post = boxes[(at >= start - self.before_s) & (at <= start)], boxes[(at > end) & (at <= end + self.after_s)]
+        if len(pre) < 2 or len(post) < 2:
+            return True  # too few to tell (low frame rates): look closely
+        return float(straight_path(pre)[1] @ straight_path(post)[1]) < 0.0
 
     def _turn(self, j: int, boxes: np.ndarray, t: float, time_s: float) -> float | None:
         """If ``j`` turned back walking into other clothes at ``t``: how badly its two straight paths (before and

@@ -72,31 +72,49 @@ class TakeoverDetector:
     def decide(self, time_s: float) -> list[Takeover]:
         """Identities in view at ``time_s`` that carry on a lost identity's person (see the module)."""
         last = self.history.last_s
-        lost = [i for i, t in last.items()
-                if self.after_s <= time_s - t <= self.lost_max_s and i not in self.given_back]
-        if not lost:
+        walking = {lid: (t, *path) for lid, t in last.items()
+                   if self.after_s <= time_s - t <= self.lost_max_s and lid not in self.given_back
+                   and (path := self._walked(lid, t)) is not None}
+        if not walking:
             return []
         visible = [i for i, t in last.items() if t == time_s and time_s >= self.next_check_s.get(i, -np.inf)]
+        lost = list(walking)
+        when = np.array([walking[i][0] for i in lost])
+        where = np.array([walking[i][1][-1, 1:3] for i in lost])
+        height = np.array([walking[i][1][-1, 4] for i in lost])
         fits: dict[int, list[Takeover]] = {}
         for j in visible:
             self.next_check_s[j] = time_s + self.check_every_s
-            found = [fit for lid in lost if (fit := self._fit(j, lid, time_s)) is not None]
+            jbox = self._array(j)
+            if len(jbox) < self.min_obs:
+                continue
+            # one vectorised look first: where J was (between its boxes) when each was lost; a wide margin
+            there = np.stack([np.interp(when, jbox[:, 0], jbox[:, 1]), np.interp(when, jbox[:, 0], jbox[:, 2])], 1)
+            near = np.hypot(*(there - where).T) / height <= 2 * self.near_h
+            found = [fit for k in np.flatnonzero(near).tolist()
+                     if (fit := self._fit(j, jbox, lost[k], *walking[lost[k]], time_s)) is not None]
             if len(found) == 1:
                 fits.setdefault(found[0].lost, []).append(found[0])
         takeovers = [found[0] for found in fits.values() if len(found) == 1]
         self.given_back.update(t.lost for t in takeovers)
         return takeovers
 
-    def _fit(self, j: int, lid: int, time_s: float) -> Takeover | None:
-        """The takeover of lost ``lid``'s person by ``j``, if their paths and colours say so."""
-        since = self.history.last_s[lid]
-        lbox = self._before(lid, since)
-        if lbox is None or self.history.first_s[j] > since - self.follow_s:
+    def _walked(self, lid: int, since: float) -> tuple[np.ndarray, tuple] | None:
+        """Lost ``lid``'s boxes before ``since`` (its last sighting) and their straight path, if it walked."""
+        lbox = self._before(self._array(lid), since)
+        if lbox is None:
             return None
         lpath = straight_path(lbox)
         if np.linalg.norm(lpath[1]) < self.min_speed_h * float(np.median(lbox[:, 4])):
             return None
-        jbox = np.array(self.history.boxes.get(j, ()), np.float64).reshape(-1, 5)
+        return lbox, lpath
+
+    def _fit(self, j: int, jbox: np.ndarray, lid: int, since: float, lbox: np.ndarray, lpath: tuple,
+             time_s: float) -> Takeover | None:
+        """The takeover of ``lid``'s person (lost after ``since``; its boxes ``lbox (M, 5)`` before, their straight
+        ``lpath``) by ``j`` (its boxes ``jbox (N, 5)``), if their paths and colours say so."""
+        if self.history.first_s[j] > since - self.follow_s:
+            return None
         at = jbox[:, 0]
         then = np.flatnonzero(np.abs(at - since) <= self.near_s)
         if not len(then):
@@ -104,7 +122,7 @@ class TakeoverDetector:
         k = then[np.argmin(np.abs(at[then] - since))]
         if np.hypot(*(jbox[k, 1:3] - lbox[-1, 1:3])) / lbox[-1, 4] > self.near_h:
             return None
-        after, own = jbox[at > since], self._before(j, since)
+        after, own = jbox[at > since], self._before(jbox, since)
         if len(after) < self.min_obs or np.ptp(after[:, 0]) < 0.5 * self.after_s or own is None:
             return None
         mine = straight_path(own)
@@ -118,10 +136,13 @@ class TakeoverDetector:
                   *colours)
         return Takeover(j, lid, since)
 
-    def _before(self, identity: int, end_s: float) -> np.ndarray | None:
-        """``identity``'s boxes ``(N, 5)`` of the ``follow_s`` up to ``end_s`` (stretched back, up to
-        ``longest_s``, to hold ``min_obs`` at low frame rates), if they span at least half of it."""
-        boxes = np.array(self.history.boxes.get(identity, ()), np.float64).reshape(-1, 5)
+    def _array(self, identity: int) -> np.ndarray:
+        """(N, 5) the kept boxes of ``identity`` (t, cx, cy, w, h)."""
+        return np.array(self.history.boxes.get(identity, ()), np.float64).reshape(-1, 5)
+
+    def _before(self, boxes: np.ndarray, end_s: float) -> np.ndarray | None:
+        """Of ``boxes (N, 5)``, those of the ``follow_s`` up to ``end_s`` (stretched back, up to ``longest_s``, to hold
+        ``min_obs`` at low frame rates), if they span at least half of it."""
         boxes = boxes[(boxes[:, 0] >= end_s - self.longest_s) & (boxes[:, 0] <= end_s)]
         boxes = boxes[-max(self.min_obs, int(np.count_nonzero(boxes[:, 0] >= end_s - self.follow_s))):]
         if len(boxes) < self.min_obs or np.ptp(boxes[:, 0]) < 0.5 * self.follow_s:
