@@ -39,10 +39,11 @@ def run_detector(unseen: tuple[float, float] = (0.0, 0.0), **kwargs) -> list:
     history = PeopleHistory()
     detector, found = SplitDetector(history), []
     for t, xyxy, top, bottom, _ in scene(**kwargs):
-        if unseen[0] < t < unseen[1]:
-            continue
-        image = painted([(xyxy, top, bottom)])
-        history.observe(t, np.array([1]), xyxy[None], colour_signature(image, xyxy[None]), np.ones(1, bool))
+        if unseen[0] < t < unseen[1]:  # no box: the frame goes by without anyone
+            history.observe(t, np.zeros(0, int), np.zeros((0, 4)), np.zeros((0, 72), np.float32), np.zeros(0, bool))
+        else:
+            image = painted([(xyxy, top, bottom)])
+            history.observe(t, np.array([1]), xyxy[None], colour_signature(image, xyxy[None]), np.ones(1, bool))
         found += detector.decide(t)
     return found
 
@@ -59,6 +60,12 @@ def test_no_turn_is_judged_across_a_break_in_the_boxes():
     """The tracker had no box for 0.8 s before the moment: what it showed before says nothing of a turn."""
     assert run_detector(unseen=(EDGE_S - 0.85, EDGE_S - 0.05)) == []
     assert len(run_detector(unseen=(EDGE_S - 0.45, EDGE_S - 0.05))) == 1  # 0.4 s: still one walk
+
+
+def test_an_identity_lost_soon_after_the_turn_is_still_split():
+    """The newcomer's box is lost 1.2 s after the turn, before the turn is judged: it is judged all the same."""
+    found = run_detector(unseen=(EDGE_S + 1.25, 99.0))
+    assert len(found) == 1 and found[0].since_s == pytest.approx(EDGE_S, abs=0.2)
 
 
 def test_someone_who_turns_back_is_one_person():

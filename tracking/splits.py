@@ -7,9 +7,9 @@ colours change. If the second person had no identity of its own, no repair that 
 (PETS09-S2L1 through a 640x480 window: a man walking out at the right edge as another walks in there; his id walked
 back in with the newcomer).
 
-An identity J in view is split at a moment t when, judged ``wait_s`` after t (every repair that exchanges two
-identities has had its chance by then; t is then moved to the sharpest turn in the ``after_s`` after it, the
-apex of the V its boxes walked):
+An identity J (in view, or lost since t) is split at a moment t when, judged ``wait_s`` after t (every repair
+that exchanges two identities has had its chance by then; t is then moved to where the straight paths before and
+after fit its boxes best, the apex of the V its boxes walked):
 
 - J was seen at least ``before_s`` before t;
 - its straight path over the ``before_s`` before t and that over the ``after_s`` after t are both walking (at
@@ -61,10 +61,11 @@ class SplitDetector:
     split: set[int] = field(default_factory=set)  # identities already split (lost from then on)
 
     def decide(self, time_s: float) -> list[Split]:
-        """Identities in view at ``time_s`` that turned back onto someone else ``wait_s`` ago (see the module)."""
+        """Identities seen in the last ``wait_s`` (in view or lost since) that turned back onto someone else ``wait_s``
+        before ``time_s`` (see the module)."""
         splits = []
         for j, last in list(self.history.last_s.items()):
-            if last != time_s or j in self.split or time_s < self.next_check_s.get(j, -np.inf):
+            if time_s - last > self.wait_s or j in self.split or time_s < self.next_check_s.get(j, -np.inf):
                 continue
             self.next_check_s[j] = time_s + self.check_every_s
             boxes = np.array(self.history.boxes.get(j, ()), np.float64).reshape(-1, 5)
