@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracking.people_history import PeopleHistory, straight_path
+from tracking.people_history import PeopleHistory, straight_path, stretched_window
 from tracking.relink import colour_distance
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,10 @@ class JumpDetector:
         boxes = np.array(self.history.boxes.get(identity, ()))
         if not len(boxes):
             return None
-        pre = boxes[(boxes[:, 0] >= at_s - longest_s) & (boxes[:, 0] <= at_s)]
-        pre = pre[-max(self.min_obs, int(np.count_nonzero(pre[:, 0] >= at_s - before_s))):]
+        pre = stretched_window(boxes, at_s, before_s, self.min_obs, longest_s)
         if len(pre) < self.min_obs:
             return False
-        post = boxes[(boxes[:, 0] > at_s) & (boxes[:, 0] <= at_s + longest_s)]
-        post = post[:max(2, int(np.count_nonzero(post[:, 0] <= at_s + after_s)))]
+        post = stretched_window(boxes, at_s, after_s, 2, longest_s, after=True)
         if len(post) < 2:
             return None
         centre, velocity, t0 = straight_path(pre)

@@ -126,3 +126,16 @@ def straight_path(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     centre = boxes[:, 1:3].mean(axis=0)
     velocity = (t @ (boxes[:, 1:3] - centre)) / (t @ t) if float(t @ t) > 0 else np.zeros(2)
     return centre, velocity, t0
+
+
+def stretched_window(boxes: np.ndarray, at_s: float, span_s: float, min_boxes: int, longest_s: float,
+                     after: bool = False) -> np.ndarray:
+    """Of ``boxes (N, >=1)`` (time first, in order), those of the ``span_s`` up to ``at_s`` (``after``: from just after
+    it), stretched away from ``at_s`` up to ``longest_s`` to hold ``min_boxes`` at low frame rates (fewer where there
+    are not that many)."""
+    at = boxes[:, 0]
+    if after:
+        near = boxes[(at > at_s) & (at <= at_s + longest_s)]
+        return near[:max(min_boxes, int(np.count_nonzero(near[:, 0] <= at_s + span_s)))]
+    near = boxes[(at >= at_s - longest_s) & (at <= at_s)]
+    return near[-max(min_boxes, int(np.count_nonzero(near[:, 0] >= at_s - span_s))):] if len(near) else near

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracking.people_history import PeopleHistory, straight_path
+from tracking.people_history import PeopleHistory, straight_path, stretched_window
 from tracking.relink import colour_distance
 
 log = logging.getLogger(__name__)
@@ -101,11 +101,8 @@ class SplitDetector:
         after) fit its boxes there (mean squared distance, box heights). Else None."""
         if self.history.first_s[j] > t - self.before_s:
             return None
-        at = boxes[:, 0]
-        pre = boxes[(at >= t - self.longest_s) & (at <= t)]
-        pre = pre[-max(self.min_obs, int(np.count_nonzero(pre[:, 0] >= t - self.before_s))):]
-        post = boxes[(at > t) & (at <= t + self.longest_s)]
-        post = post[:max(self.min_obs, int(np.count_nonzero(post[:, 0] <= t + self.after_s)))]
+        pre = stretched_window(boxes, t, self.before_s, self.min_obs, self.longest_s)
+        post = stretched_window(boxes, t, self.after_s, self.min_obs, self.longest_s, after=True)
         if len(pre) < self.min_obs or len(post) < self.min_obs \
                 or np.diff(np.concatenate([pre[:, 0], post[:, 0]])).max() > self.max_gap_s:
             return None  # too few boxes, or a break in them: no path to judge on one side

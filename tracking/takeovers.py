@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracking.people_history import PeopleHistory, straight_path
+from tracking.people_history import PeopleHistory, straight_path, stretched_window
 from tracking.relink import colour_distance
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,7 @@ class TakeoverDetector:
     def _before(self, boxes: np.ndarray, end_s: float) -> np.ndarray | None:
         """Of ``boxes (N, 5)``, those of the ``follow_s`` up to ``end_s`` (stretched back, up to ``longest_s``, to hold
         ``min_obs`` at low frame rates), if they span at least half of it."""
-        boxes = boxes[(boxes[:, 0] >= end_s - self.longest_s) & (boxes[:, 0] <= end_s)]
-        boxes = boxes[-max(self.min_obs, int(np.count_nonzero(boxes[:, 0] >= end_s - self.follow_s))):]
+        boxes = stretched_window(boxes, end_s, self.follow_s, self.min_obs, self.longest_s)
         if len(boxes) < self.min_obs or np.ptp(boxes[:, 0]) < 0.5 * self.follow_s:
             return None
         return boxes
