@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "do not vote")
     track.add_argument("--min-gender-conf", type=float, default=None,
                        help="gender estimates below this confidence do not vote")
+    track.add_argument("--min-gender-age", type=float, default=None, metavar="YEARS",
+                       help="identities whose settled age is below this get no gender (default: the age/gender "
+                            "model's own: 13 for the offline model, whose gender calls on children were a coin toss; "
+                            "0 for MiVOLO)")
     track.add_argument("--forget-after", type=float, default=None,
                        help="seconds unseen after which an identity is finalised and leaves memory (and can no "
                             "longer be merged)")
@@ -174,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         (cfg.tracker, "reid_weights", args.reid_weights), (cfg.settle, "smoothing_window", args.smoothing_window),
         (cfg.settle, "min_detection_conf", args.min_detection_conf),
         (cfg.settle, "min_gender_conf", args.min_gender_conf), (cfg.settle, "forget_after_s", args.forget_after),
+        (cfg.settle, "min_gender_age", args.min_gender_age),
         (cfg.merge, "threshold", args.merge_threshold), (cfg.tracker, "interpolate", args.interpolate),
         (cfg.tracker, "smooth_s", args.smooth_s),
         (cfg.output, "report", args.report), (cfg.output, "privacy", args.privacy),

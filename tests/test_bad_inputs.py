@@ -66,6 +66,7 @@ BAD = {
     "face weights missing": (["{root}/gray.png", "--face-weights", "{root}/none.onnx"], "not found"),
     "contradictory flags": (["{root}/gray.png", "--disable-faces"], "--disable-faces"),
     "negative skip": (["{root}/gray.png", "--skip-frames", "-1"], "--skip-frames"),
+    "negative age": (["{root}/gray.png", "--min-gender-age", "-3"], "--min-gender-age"),
 }
 
 

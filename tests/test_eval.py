@@ -63,3 +63,12 @@ def test_mivolo_on_an_annotation_csv_with_persons_and_ranges(tmp_path):
 def test_bad_dataset_arguments_exit_2(tmp_path, capsys):
     assert eval_pretrained.main(["--dataset-type", "imdb", "--dataset-images", str(tmp_path)]) == 2
     assert "annotation" in capsys.readouterr().err
+
+
+def test_gender_accuracy_by_the_age_the_model_gave():
+    from mivolo.evaluation.agegender import gender_by_age
+
+    right = np.array([True, False, True, True, True, False])
+    bands = gender_by_age(right, np.array([3.0, 8.0, 12.9, 25.0, 27.0, np.nan]))
+    assert bands == {"0-12": {"n": 3, "right": 2, "accuracy": 66.67}, "20-29": {"n": 2, "right": 2, "accuracy": 100.0},
+                     "unknown": {"n": 1, "right": 0, "accuracy": 0.0}}

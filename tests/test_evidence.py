@@ -45,6 +45,20 @@ def test_a_probability_near_a_coin_toss_is_unknown():
     assert settle([(30, 0.62, ACCEPTED)] * 6, min_gender_conf=0.65)[0] is None
 
 
+def test_a_child_by_its_settled_age_gets_no_gender_when_the_model_cannot_tell():
+    """The offline model's gender calls on faces it aged 0-12 were a coin toss (UTKFace): no gender below
+    ``min_gender_age``, the age stays; adults keep theirs; 0 (MiVOLO's) withholds nothing."""
+    assert settle([(7, 0.95, ACCEPTED)] * 4, min_gender_age=13.0) == (None, pytest.approx(7))
+    assert settle([(7, 0.95, ACCEPTED)] * 4, min_gender_age=0.0)[0] == "male"
+    assert settle([(30, 0.95, ACCEPTED)] * 4, min_gender_age=13.0)[0] == "male"
+    # one frame's low age estimate does not decide: the settled (weighted mean) age does
+    assert settle([(9, 0.95, ACCEPTED)] + [(25, 0.95, ACCEPTED)] * 3, min_gender_age=13.0)[0] == "male"
+    ids = Identities(SettleConfig(mode="temporal", min_gender_age=13.0))
+    for i in range(4):
+        ids.update(i, i / 10, IMAGE, one_look(4, 7, 0.95))
+    assert ids.live_label(4).gender is None and ids.live_label(4).age == pytest.approx(7)
+
+
 def test_rejected_faces_never_vote():
     """Backs of heads that the gate rejected: many looks, no gender and no age."""
     assert settle([(25, 0.05, REJECTED)] * 10) == (None, None)
@@ -83,3 +97,33 @@ def test_a_face_only_identity_counts_once_a_real_face_was_seen():
         without_gate.update(i, i / 10, IMAGE, lone_face(1, -1))
     without_gate.retire(None)
     assert [f.row["id"] for f in without_gate.finished] == [1]  # no gate: nothing to confirm with
+
+
+def test_the_pipeline_takes_the_estimators_own_age_unless_told(tmp_path):
+    """``settle.min_gender_age`` None: the estimator's (13 for the offline model, 0 for MiVOLO); run.json's resolved
+    config shows it; a value given (``--min-gender-age``) wins."""
+    from mivolo.core.config import PipelineConfig
+    from mivolo.estimation.mivolo_estimator import MiVOLOEstimator
+    from mivolo.estimation.offline import OfflineAgeGender
+    from mivolo.pipeline import Pipeline
+
+    class NoDetector:
+        models = {"persons": "none", "faces": "none"}
+
+        def __call__(self, image):
+            return Detections.from_boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), PERSON)
+
+    class Estimator:
+        name, needs_faces, min_gender_age = "stub", True, 13.0
+
+        def __call__(self, image, dets, rows):
+            return dets
+
+    assert OfflineAgeGender.min_gender_age == 13.0 and MiVOLOEstimator.min_gender_age == 0.0
+    resolved = []
+    for given in (None, 0.0, 18.0):
+        config = PipelineConfig()
+        config.settle.min_gender_age = given
+        Pipeline(config, detector=NoDetector(), estimator=Estimator(), face_embedder=lambda *a: None)
+        resolved.append(config.settle.min_gender_age)
+    assert resolved == [13.0, 0.0, 18.0]

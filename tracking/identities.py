@@ -354,7 +354,7 @@ class Identities:
             age = float(np.average(values[age_ok, 0], weights=values[age_ok, 2])) if age_ok.any() and \
                 values[age_ok, 2].sum() > 0 else None
             g_ok = ~np.isnan(values[:, 1])
-            if g_ok.sum() >= self.min_votes and values[g_ok, 2].sum() > 0:
+            if g_ok.sum() >= self.min_votes and values[g_ok, 2].sum() > 0 and not self._too_young(age):
                 gender, conf = _gender_from_mean(float(np.average(values[g_ok, 1], weights=values[g_ok, 2])))
             else:
                 gender, conf = None, 0.0
@@ -379,12 +379,20 @@ class Identities:
     def gender_settled(self, state: TrackState) -> bool:
         """Enough good evidence for a gender: ``min_votes`` estimates that passed the thresholds, faces that agree
         (the weight of the majority side at least ``min_gender_agreement``) and a mean probability at least
-        ``min_gender_conf`` away from a coin toss."""
+        ``min_gender_conf`` away from a coin toss; and not a child by its settled age (below ``min_gender_age``),
+        whose gender the model cannot tell."""
         if state.gender_votes < self.min_votes or state.gender_w <= 0 or state.male_votes_w + state.female_votes_w <= 0:
+            return False
+        if self._too_young(state.age_wsum / state.age_w if state.age_w > 0 and state.age_votes >= self.min_votes
+                           else None):
             return False
         agreement = max(state.male_votes_w, state.female_votes_w) / (state.male_votes_w + state.female_votes_w)
         mean = state.male_wsum / state.gender_w
         return agreement >= self.config.min_gender_agreement and max(mean, 1 - mean) >= self.config.min_gender_conf
+
+    def _too_young(self, age: float | None) -> bool:
+        """Whether a settled ``age`` (None: unknown) is below ``min_gender_age`` (no gender then)."""
+        return age is not None and age < (self.config.min_gender_age or 0.0)
 
     def final_ids(self, ids: np.ndarray) -> np.ndarray:
         """(K,) ids written earlier -> (K,) the identity each one ended up in (after later merges)."""

@@ -81,6 +81,7 @@ class SettleConfig:
     smoothing_window: int = 10
     min_detection_conf: float = 0.5
     min_gender_conf: float = 0.6
+    min_gender_age: float | None = None  # settled age below this: gender unknown (None: the estimator's own)
     votes_to_settle: int = 12  # estimates after which a track stops being estimated
     max_faces_per_frame: int = 12  # identities whose faces are gated and estimated per frame (0: no cap; crowds)
     min_votes: int = 3  # an age or a gender needs at least this many good estimates (else unknown)
@@ -107,6 +108,7 @@ class MergeConfig:
     face_colour_veto: float = 0.5  # face/body merges refused when clothing colours are further apart
     handover: bool = True  # a face that moves between a lone-face track and its person's track is one person
     relink: bool = True  # join fragments after short gaps (motion + clothing colours, no model)
+    camera_motion: bool = True  # re-link and repair in scene coordinates when the camera pans (tracking/camera.py)
     repair_swaps: bool = True  # give two people who met back their own ids when colours say the tracker swapped them
     relink_beside: bool = True  # a track born beside someone may be linked once they kept their own path
     relink_max_gap_s: float = 3.0  # PETS09: 0 false links (forward-only at 2 s: 5 of 18); see tracking/relink.py
@@ -162,6 +164,8 @@ class PipelineConfig:
             (self.settle.smoothing_window >= 1, "--smoothing-window must be at least 1"),
             (0 <= self.settle.min_detection_conf <= 1, "--min-detection-conf must be between 0 and 1"),
             (0 <= self.settle.min_gender_conf <= 1, "--min-gender-conf must be between 0 and 1"),
+            (self.settle.min_gender_age is None or 0 <= self.settle.min_gender_age <= 120,
+             "--min-gender-age must be between 0 and 120 years"),
             (self.output.json_interval_s > 0, "--json-interval must be positive"),
             (self.detector.skip_frames >= 0, "--skip-frames must be 0 or more"),
             (self.detector.person_conf is None or 0 < self.detector.person_conf <= 1,

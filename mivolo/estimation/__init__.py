@@ -14,6 +14,7 @@ from mivolo.core.structures import Detections
 class Estimator(Protocol):
     name: str
     needs_faces: bool
+    min_gender_age: float  # its gender calls on people it ages below this are no better than chance (0: none)
 
     def __call__(self, image_bgr: np.ndarray, dets: Detections, rows: np.ndarray) -> Detections: ...
 

@@ -139,7 +139,7 @@ def _batches(samples: list[Sample], batch_size: int, find_face: Callable[[np.nda
 def evaluate(samples: list[Sample], predict: Callable[[list[tuple[np.ndarray, Sample]]], list[Prediction]],
              batch_size: int, find_face: Callable[[np.ndarray], np.ndarray | None] | None) -> dict:
     """Run ``predict`` over batches of (image, sample) and compute the report."""
-    ages_true, ages_pred, genders_true, genders_pred, ranges = [], [], [], [], []
+    ages_true, ages_pred, genders_true, genders_pred, ranges, gender_ages = [], [], [], [], [], []
     counts = {"unreadable_images": 0, "images_without_detectable_face": 0}
     started = time.perf_counter()
     evaluated = 0
@@ -153,14 +153,35 @@ def evaluate(samples: list[Sample], predict: Callable[[list[tuple[np.ndarray, Sa
             if sample.male is not None and np.isfinite(pred.male_p):
                 genders_true.append(sample.male)
                 genders_pred.append(pred.male_p >= 0.5)
+                gender_ages.append(pred.age)
     seconds = time.perf_counter() - started
     report: dict = {"samples": len(samples), "evaluated": evaluated, **counts, "seconds": round(seconds, 3),
                     "images_per_second": round(evaluated / seconds, 2) if seconds > 0 else None}
     if ages_true:
         report.update(age_report(np.array(ages_true), np.array(ages_pred), ranges))
     if genders_true:
-        report["gender_accuracy"] = round(float(np.mean(np.array(genders_true) == np.array(genders_pred)) * 100), 2)
+        right = np.array(genders_true) == np.array(genders_pred)
+        report["gender_accuracy"] = round(float(np.mean(right) * 100), 2)
+        report["gender_by_predicted_age"] = gender_by_age(right, np.array(gender_ages, np.float64))
     return report
+
+
+def gender_by_age(right: np.ndarray, predicted_age: np.ndarray) -> dict:
+    """Gender accuracy per band of the *predicted* age (``AGE_BANDS``; a NaN age: band "unknown"): ``right`` (N,)
+    bool, ``predicted_age`` (N,). What a video run knows of a person is the age the model gave, so this is where
+    a rule such as "no gender below some age" can be judged."""
+    bands = {}
+    for low, high in AGE_BANDS:
+        mask = (predicted_age >= low) & (predicted_age < high)
+        if mask.any():
+            name = f"{low}-{high - 1}" if high < 200 else f"{low}+"
+            bands[name] = {"n": int(mask.sum()), "right": int(right[mask].sum()),
+                           "accuracy": round(float(right[mask].mean() * 100), 2)}
+    unknown = np.isnan(predicted_age)
+    if unknown.any():
+        bands["unknown"] = {"n": int(unknown.sum()), "right": int(right[unknown].sum()),
+                            "accuracy": round(float(right[unknown].mean() * 100), 2)}
+    return bands
 
 
 def age_report(true: np.ndarray, pred: np.ndarray, ranges: list[tuple[int, int] | None]) -> dict:
