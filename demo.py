@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="gender estimates below this confidence do not vote")
     track.add_argument("--min-gender-age", type=float, default=None, metavar="YEARS",
                        help="identities whose settled age is below this get no gender (default: the age/gender "
-                            "model's own: 13 for the offline model, whose gender calls on children were a coin toss; "
-                            "0 for MiVOLO)")
+                            "model's own: 8 for the offline model, whose gender calls on small children were a coin "
+                            "toss; 0 for MiVOLO)")
     track.add_argument("--forget-after", type=float, default=None,
                        help="seconds unseen after which an identity is finalised and leaves memory (and can no "
                             "longer be merged)")

@@ -29,7 +29,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 EDGE_MARGIN_W = 0.5
 MAX_GAP_S = 5.0
@@ -144,7 +143,7 @@ def summary(pairs: list[dict]) -> dict:
 def run(output_dir: Path | None = None) -> dict | None:
     import cv2
 
-    from benchmarks.real import REAL, RESULTS, gt_pedestrians, mot_sequence, read_mot, through_window, write_atomic
+    from benchmarks.real import REAL, gt_pedestrians, mot_sequence, read_mot, through_window, write_results
 
     clip = mot_sequence(REAL / "PETS09-S2L1")
     if clip is None:
@@ -166,10 +165,7 @@ def run(output_dir: Path | None = None) -> dict | None:
             print(f"{view.name}: {result['clips'][view.name] | {'pairs': len(pairs)}}", flush=True)
     every = [p for c in result["clips"].values() for p in c["pairs"]]
     result["all"] = summary(every)
-    output_dir = output_dir or RESULTS
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(output_dir / "edge_reentry.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    write_atomic(output_dir / "edge_reentry.md", markdown(result).encode())
+    write_results("edge_reentry", result, markdown(result), output_dir)
     return result
 
 

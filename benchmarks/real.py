@@ -1,7 +1,7 @@
 """Real footage scoreboard: the product, through its public CLI, on real clips with ground truth.
 
     python -m benchmarks.real [--quick] [--stacks default yolox-nano ...] [--detector-weights FILE ...]
-                              [--sequence MOT_SEQ_DIR ...] [--frame-steps N ...] [--views window pan]
+                              [--sequence MOT_SEQ_DIR ...] [--frame-steps N ...] [--views window pan swing]
                               [--output-dir DIR]
 
 For every stack and every clip it runs ``demo.py --input CLIP --output OUT --tracker botsort.yaml --save-json``
@@ -16,9 +16,10 @@ Clips: every clip of ``../shared/data/real/`` - MOTChallenge sequence folders (a
 MOTChallenge sequence folder given with ``--sequence``; and each of those with a video file at half its frame rate
 (``--frame-steps``, default 2: every other frame, as a camera at 5 fps instead of 10 would give; ``NAME@5fps``), since
 the frame rates of real footage vary and tracking must hold at all of them; and each of those through a narrower
-view (``--views``, default both: a window of 5/6 of each side held in the middle, ``NAME-window``, and one panning
-slowly around it, ``NAME-pan``; ``through_window``), since real cameras see people leave and come in at every edge
-and some of them move. Absent data: the clip or stack is skipped with a message.
+view (``--views``, default all three: a window of 5/6 of each side held in the middle, ``NAME-window``, one panning
+slowly around it, ``NAME-pan``, and one swinging around it three times as fast, ``NAME-swing``, as a hand-held
+camera would; ``through_window``), since real cameras see people leave and come in at every edge and some of them
+move. Absent data: the clip or stack is skipped with a message.
 
 Metrics per (stack, clip):
 - ``count``: identities.json ``count``; ``people``: distinct ground-truth ids (gt.txt rows with the "consider" flag
@@ -67,7 +68,8 @@ REAL = DATA / "real"
 WEIGHTS = DATA / "weights"
 QUICK_FRAMES = 20
 FRAME_STEPS = (2,)  # each video sequence also at half its frame rate: tracking must hold at 5 fps as at 10
-VIEWS = ("window", "pan")  # ... and through a narrower view, still and panning: people cross its edges
+VIEWS = ("window", "pan", "swing")  # ... and through a narrower view, still, panning, swinging: edges, camera motion
+PAN_PERIODS_S = {"pan": (16.0, 11.2), "swing": (5.0, 3.5)}  # the window's swing around the middle, x and y
 SPAN_IOU = 0.5
 SPAN_MIN_FRAMES = 5
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
@@ -164,9 +166,9 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
 
 def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
     """``clip`` (a MOTChallenge sequence with a video file) as a camera with a narrower view would film it: a window
-    of 5/6 of its width and height, held in the middle (``view`` "window") or swinging around the middle ("pan":
-    by W/12.8 and H/14.4 px, over 16 s and 11.2 s, a slow pan; camera motion for the tracker), written to
-    ``folder`` as an MJPG AVI at the clip's rate (``NAME-window``, ``NAME-pan``); its gt boxes moved with the
+    of 5/6 of its width and height, held in the middle (``view`` "window") or swinging around the middle
+    (``window_origin``; "pan": a slow pan, "swing": three times as fast, as a hand-held camera), written to
+    ``folder`` as an MJPG AVI at the clip's rate (``NAME-window``, ``NAME-pan``, ...); its gt boxes moved with the
     window, cut at its edges, and left out of the frames where less than half of one is inside. People now leave
     and come in at edges where the whole picture had none. None for image folders and labelled clips, or an
     unreadable video."""
@@ -192,10 +194,7 @@ def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
             break
         frame += 1
         t = (frame - 1) / fps
-        x0, y0 = (full_w - size[0]) / 2, (full_h - size[1]) / 2
-        if view == "pan":
-            x0 += full_w / 12.8 * np.sin(2 * np.pi * t / 16.0)
-            y0 += full_h / 14.4 * np.sin(2 * np.pi * t / 11.2 + 1.0)
+        x0, y0 = window_origin(view, t, full_w, full_h)
         writer.write(cv2.warpAffine(image, np.float32([[1, 0, -x0], [0, 1, -y0]]), size, flags=cv2.INTER_LINEAR))
         boxes = gt[gt[:, 0] == frame].copy()
         x1, y1 = np.clip(boxes[:, 2] - x0, 0, size[0]), np.clip(boxes[:, 3] - y0, 0, size[1])
@@ -211,6 +210,17 @@ def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
     (video.parent / "gt").mkdir(exist_ok=True)
     np.savetxt(video.parent / "gt" / "gt.txt", np.vstack(rows), delimiter=",", fmt="%g")
     return Clip(name, video, gt=video.parent / "gt" / "gt.txt", length=frame)
+
+
+def window_origin(view: str, t: float, full_w: int, full_h: int) -> tuple[float, float]:
+    """Where ``through_window``'s window (5/6 of each side) has its top-left corner at ``t`` seconds: the middle,
+    swinging around it (views in ``PAN_PERIODS_S``) by W/12.8 and H/14.4 px over their periods."""
+    x0, y0 = (full_w - full_w * 5 // 6) / 2, (full_h - full_h * 5 // 6) / 2
+    if view in PAN_PERIODS_S:
+        period_x, period_y = PAN_PERIODS_S[view]
+        x0 += full_w / 12.8 * np.sin(2 * np.pi * t / period_x)
+        y0 += full_h / 14.4 * np.sin(2 * np.pi * t / period_y + 1.0)
+    return float(x0), float(y0)
 
 
 def labelled_clips(labels_json: Path) -> list[Clip]:
@@ -573,10 +583,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_results(name: str, result: dict, text: str) -> None:
-    """A focused benchmark's results: ``results/NAME.json`` (indented) and ``results/NAME.md``, each atomically."""
-    write_atomic(RESULTS / f"{name}.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    write_atomic(RESULTS / f"{name}.md", text.encode())
+def write_results(name: str, result: dict, text: str, output_dir: Path | None = None) -> None:
+    """A focused benchmark's results: ``NAME.json`` (indented) and ``NAME.md`` in ``output_dir`` (default
+    benchmarks/results, made if missing), each atomically."""
+    output_dir = output_dir or RESULTS
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(output_dir / f"{name}.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    write_atomic(output_dir / f"{name}.md", text.encode())
 
 
 def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
@@ -659,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-steps", type=int, nargs="*", default=list(FRAME_STEPS),
                         help="also each video sequence at 1/N of its frame rate, for each N given (none: off)")
     parser.add_argument("--views", nargs="*", choices=list(VIEWS), default=list(VIEWS),
-                        help="also each video sequence through a narrower window, still and panning (none: off)")
+                        help="also each video sequence through a narrower window: still, panning, swinging (none: off)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where real.json/real.md go")
     parser.add_argument("--keep-runs", type=Path, default=None, help="keep each run's output folder under this one")
     parser.add_argument("--rescore", action="store_true", help="no new runs: score the folders under --keep-runs "

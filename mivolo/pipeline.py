@@ -184,6 +184,8 @@ class Pipeline:
             config.tracker.reid_weights = str(resolve_reid_weights(config.tracker.reid_weights))
         self.detector = detector or build_detector(config.detector, self.device, config.runtime.half)
         self.estimator = estimator or build_estimator(config.estimator, self.device, config.runtime.half)
+        if config.settle.min_gender_age is None:  # resolved: run.json shows the age that applied
+            config.settle.min_gender_age = float(getattr(self.estimator, "min_gender_age", 0.0))
         self.embedder = face_embedder or (_build_face_embedder() if config.merge.enabled else None)
         self.face_gate = face_gate if face_gate is not None else _build_face_gate(config)
         self.make_sinks = sinks

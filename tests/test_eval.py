@@ -69,6 +69,6 @@ def test_gender_accuracy_by_the_age_the_model_gave():
     from mivolo.evaluation.agegender import gender_by_age
 
     right = np.array([True, False, True, True, True, False])
-    bands = gender_by_age(right, np.array([3.0, 8.0, 12.9, 25.0, 27.0, np.nan]))
-    assert bands == {"0-12": {"n": 3, "right": 2, "accuracy": 66.67}, "20-29": {"n": 2, "right": 2, "accuracy": 100.0},
-                     "unknown": {"n": 1, "right": 0, "accuracy": 0.0}}
+    bands = gender_by_age(right, np.array([3.0, 7.9, 12.9, 25.0, 67.0, np.nan]))
+    assert bands == {"0-7": {"n": 2, "right": 1, "accuracy": 50.0}, "8-12": {"n": 1, "right": 1, "accuracy": 100.0},
+                     "20+": {"n": 2, "right": 2, "accuracy": 100.0}, "unknown": {"n": 1, "right": 0, "accuracy": 0.0}}

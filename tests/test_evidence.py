@@ -46,17 +46,17 @@ def test_a_probability_near_a_coin_toss_is_unknown():
 
 
 def test_a_child_by_its_settled_age_gets_no_gender_when_the_model_cannot_tell():
-    """The offline model's gender calls on faces it aged 0-12 were a coin toss (UTKFace): no gender below
+    """The offline model's gender calls on faces it aged under 8 were a coin toss (UTKFace): no gender below
     ``min_gender_age``, the age stays; adults keep theirs; 0 (MiVOLO's) withholds nothing."""
-    assert settle([(7, 0.95, ACCEPTED)] * 4, min_gender_age=13.0) == (None, pytest.approx(7))
-    assert settle([(7, 0.95, ACCEPTED)] * 4, min_gender_age=0.0)[0] == "male"
-    assert settle([(30, 0.95, ACCEPTED)] * 4, min_gender_age=13.0)[0] == "male"
+    assert settle([(5, 0.95, ACCEPTED)] * 4, min_gender_age=8.0) == (None, pytest.approx(5))
+    assert settle([(5, 0.95, ACCEPTED)] * 4, min_gender_age=0.0)[0] == "male"
+    assert settle([(30, 0.95, ACCEPTED)] * 4, min_gender_age=8.0)[0] == "male"
     # one frame's low age estimate does not decide: the settled (weighted mean) age does
-    assert settle([(9, 0.95, ACCEPTED)] + [(25, 0.95, ACCEPTED)] * 3, min_gender_age=13.0)[0] == "male"
-    ids = Identities(SettleConfig(mode="temporal", min_gender_age=13.0))
+    assert settle([(4, 0.95, ACCEPTED)] + [(25, 0.95, ACCEPTED)] * 3, min_gender_age=8.0)[0] == "male"
+    ids = Identities(SettleConfig(mode="temporal", min_gender_age=8.0))
     for i in range(4):
-        ids.update(i, i / 10, IMAGE, one_look(4, 7, 0.95))
-    assert ids.live_label(4).gender is None and ids.live_label(4).age == pytest.approx(7)
+        ids.update(i, i / 10, IMAGE, one_look(4, 5, 0.95))
+    assert ids.live_label(4).gender is None and ids.live_label(4).age == pytest.approx(5)
 
 
 def test_rejected_faces_never_vote():
@@ -100,7 +100,7 @@ def test_a_face_only_identity_counts_once_a_real_face_was_seen():
 
 
 def test_the_pipeline_takes_the_estimators_own_age_unless_told(tmp_path):
-    """``settle.min_gender_age`` None: the estimator's (13 for the offline model, 0 for MiVOLO); run.json's resolved
+    """``settle.min_gender_age`` None: the estimator's (8 for the offline model, 0 for MiVOLO); run.json's resolved
     config shows it; a value given (``--min-gender-age``) wins."""
     from mivolo.core.config import PipelineConfig
     from mivolo.estimation.mivolo_estimator import MiVOLOEstimator
@@ -114,16 +114,16 @@ def test_the_pipeline_takes_the_estimators_own_age_unless_told(tmp_path):
             return Detections.from_boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), PERSON)
 
     class Estimator:
-        name, needs_faces, min_gender_age = "stub", True, 13.0
+        name, needs_faces, min_gender_age = "stub", True, 8.0
 
         def __call__(self, image, dets, rows):
             return dets
 
-    assert OfflineAgeGender.min_gender_age == 13.0 and MiVOLOEstimator.min_gender_age == 0.0
+    assert OfflineAgeGender.min_gender_age == 8.0 and MiVOLOEstimator.min_gender_age == 0.0
     resolved = []
     for given in (None, 0.0, 18.0):
         config = PipelineConfig()
         config.settle.min_gender_age = given
         Pipeline(config, detector=NoDetector(), estimator=Estimator(), face_embedder=lambda *a: None)
         resolved.append(config.settle.min_gender_age)
-    assert resolved == [13.0, 0.0, 18.0]
+    assert resolved == [8.0, 0.0, 18.0]

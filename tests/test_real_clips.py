@@ -46,23 +46,26 @@ def test_intel_gifs_count_exactly_and_never_give_a_wrong_gender(name, people, tm
     assert row["gender"]["wrong"] == 0 and row["gender"]["right"] >= 1, row["gender"]
 
 
-@pytest.mark.parametrize("step", [1, 2, "window"])
+@pytest.mark.parametrize("step", [1, 2, "window", "swing"])
 def test_pets09_people_estimate_and_no_gender_from_ten_pixel_faces(step, tmp_path):
     from benchmarks.real import every_nth_frame, through_window
     from mivolo.detection.bundled_yolo import bundled_person_weights
 
     pets = clips()["PETS09-S2L1"]
-    clip = pets if step == 1 else through_window(pets, step, tmp_path / "narrow") if step == "window" \
+    clip = pets if step == 1 else through_window(pets, step, tmp_path / "narrow") if isinstance(step, str) \
         else every_nth_frame(pets, step, tmp_path / "slower")
     row = main_job(clip, tmp_path)
     assert row["people"] == 19
-    # SSDLite through the window: 27 for 19 (its boxes are lost at the window's edges more often)
-    most_off = 45 if step == "window" and bundled_person_weights() is None else 25
+    # SSDLite through the window: 27 for 19 (its boxes are lost at the window's edges more often); the swinging
+    # window (a hand-held camera): 25 for 19 with the default stack
+    most_off = 45 if step == "window" and bundled_person_weights() is None else 35 if step == "swing" else 25
     assert abs(row["estimate_error_pct"]) <= most_off, row["estimate"]
     # (identities at most, HOTA at least, spans at most); SSDLite at 5 fps: more spans since the motion model runs in
     # seconds (its one box over a pair walking in step passes between them), fewer identities (README)
     bounds = {(1, True): (23, 69, 2), (1, False): (52, 33, 12), (2, True): (27, 65, 2), (2, False): (50, 28, 10),
-              ("window", True): (27, 64, 2), ("window", False): (46, 31, 12)}
+              ("window", True): (27, 64, 2), ("window", False): (46, 31, 12),
+              ("swing", True): (30, 59, 3), ("swing", False): (44, 31, 8)}  # 33 identities, HOTA 59.0 before the
+    # merge stage worked in scene coordinates (tracking/camera.py)
     most, least_hota, spans = bounds[step, bundled_person_weights() is not None]
     assert row["count"] <= most and row["HOTA"] >= least_hota, (row["count"], row["HOTA"])
     assert row["spanning"] <= spans, row["spanning_detail"]

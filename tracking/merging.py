@@ -22,6 +22,7 @@ import numpy as np
 
 from mivolo.core.config import MergeConfig
 from mivolo.core.structures import ACCEPTED, REJECTED, Detections
+from tracking.camera import CameraMotion, CameraPath
 from tracking.handover import FaceHandOver
 from tracking.identities import lowest_first
 from tracking.jumps import JumpDetector
@@ -271,13 +272,17 @@ class MergeStep:
                  face_gate: FaceCheck | None = None,
                  on_exchange: Callable[[int, int, float], None] | None = None,
                  new_id: Callable[[], int] | None = None,
-                 on_split: Callable[[int, int, float, np.ndarray, np.ndarray], None] | None = None) -> None:
+                 on_split: Callable[[int, int, float, np.ndarray, np.ndarray], None] | None = None,
+                 camera: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
         """``face_gate(image, dets, rows) -> dets`` sets ``face_ok`` of the faces of those rows (the detection
         stage's face-quality gate, injected): only accepted faces feed face signatures. ``on_exchange(a, b,
         since_s)`` is told of each repaired swap, jump or takeover (the settling stage moves the evidence given
         since). ``new_id()`` gives an id no tracker id will be (the tracker's): with it an identity that turned
         back onto someone else is split (``tracking.splits``), and ``on_split(a, new, since_s, last_xyxy (4,),
-        first_xyxy (4,))`` is told (``a``'s last box before, ``new``'s first)."""
+        first_xyxy (4,))`` is told (``a``'s last box before, ``new``'s first). ``camera(image, person_xyxy) ->
+        warp`` estimates each frame's warp from the previous picture (default with ``config.camera_motion``:
+        ``CameraMotion``): the re-linker and the repairs then see people in scene coordinates (``tracking.camera``),
+        their own motion without the camera's."""
         self.config = config
         self.face_embedder = face_embedder
         self.face_gate = face_gate
@@ -286,6 +291,10 @@ class MergeStep:
         self.on_merge = on_merge
         self.on_exchange = on_exchange
         self.new_id, self.on_split = new_id, on_split
+        if camera is None and getattr(config, "camera_motion", True):
+            camera = CameraMotion()
+        self.camera_motion = camera
+        self.camera = CameraPath() if camera is not None else None
         self.merger = IdentityMerger(threshold=config.threshold, margin=config.margin,
                                      body_threshold=config.body_threshold, body_veto=config.body_veto,
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
@@ -303,25 +312,18 @@ class MergeStep:
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
+            self.relinker.camera = self.camera
         self.conflicts = 0  # rows left unidentified: a revived track whose identity a newer track carries
 
     def __call__(self, image: np.ndarray, time_s: float, dets: Detections) -> Detections:
+        if self.camera is not None:
+            self.camera.advance(time_s, self.camera_motion(image, dets.xyxy[dets.is_person]))
         raw = dets.track_id.copy()
         for tid in np.unique(raw[raw >= 0]):
             self.merger.seen(int(tid), time_s)
         persons = np.flatnonzero(dets.is_person & (raw >= 0))
         self._observe_people(image, time_s, raw[persons], dets.xyxy[persons])
-        faces = self._faces_to_embed(image, dets, raw, time_s) if self.face_embedder is not None else persons[:0]
-        if len(faces):
-            vectors = self.face_embedder(image, dets.xyxy[faces])
-            for row, vector in zip(faces, vectors, strict=True):
-                self._report(self.merger.observe(int(raw[row]), time_s, vector), "face")
-        if self.body_embedder is not None:
-            bodies = persons[[self.merger.needs_body(int(raw[r]), time_s) for r in persons]] if len(persons) \
-                else persons
-            if len(bodies):
-                for row, vector in zip(bodies, self.body_embedder(image, dets.xyxy[bodies]), strict=True):
-                    self._report(self.merger.observe_body(int(raw[row]), time_s, vector), "body")
+        self._sign(image, time_s, dets, raw, persons)
         if self.relinker is not None:
             self._relink(time_s)
         if self.swaps is not None:
@@ -337,6 +339,21 @@ class MergeStep:
         self._one_box_per_identity(dets, raw)
         return dets
 
+    def _sign(self, image: np.ndarray, time_s: float, dets: Detections, raw: np.ndarray, persons: np.ndarray) -> None:
+        """Face signatures (faces that passed the gate) and body signatures (the tracker's Re-ID model, if any) of
+        this frame's tracker ids ``raw (N,)``; ``persons``: the rows of tracked persons. Merges they decide are
+        reported."""
+        faces = self._faces_to_embed(image, dets, raw, time_s) if self.face_embedder is not None else persons[:0]
+        if len(faces):
+            vectors = self.face_embedder(image, dets.xyxy[faces])
+            for row, vector in zip(faces, vectors, strict=True):
+                self._report(self.merger.observe(int(raw[row]), time_s, vector), "face")
+        if self.body_embedder is not None and len(persons):
+            bodies = persons[[self.merger.needs_body(int(raw[r]), time_s) for r in persons]]
+            if len(bodies):
+                for row, vector in zip(bodies, self.body_embedder(image, dets.xyxy[bodies]), strict=True):
+                    self._report(self.merger.observe_body(int(raw[row]), time_s, vector), "body")
+
     def _hand_over(self, time_s: float, dets: Detections, raw: np.ndarray) -> None:
         """A face that changed tracks between two frames (lone face <-> its person's face) stays one person."""
         visible = np.unique(dets.track_id[dets.track_id >= 0])
@@ -350,14 +367,16 @@ class MergeStep:
             dets.track_id[:] = self.merger.resolve(raw)
 
     def _observe_people(self, image: np.ndarray, time_s: float, tracks: np.ndarray, xyxy: np.ndarray) -> None:
-        """Person boxes ``xyxy (K, 4)`` of tracker ids ``tracks (K,)`` to the re-linker and the swap detector."""
+        """Person boxes ``xyxy (K, 4)`` of tracker ids ``tracks (K,)`` to the re-linker and the swap detector, in
+        scene coordinates when the camera moved (colours are read from the picture)."""
         if self.relinker is None:
             return
         people = self.merger.resolve(tracks)
-        colours, clean = self.relinker.observe(image, time_s, people, xyxy)
+        scene = self.camera.to_scene(time_s, xyxy) if self.camera is not None and self.camera.moved else xyxy
+        colours, clean = self.relinker.observe(image, time_s, people, xyxy, scene)
         if self.history is not None:
-            self.history.observe(time_s, people, xyxy, colours, clean, tracks)
-            self.swaps.observe(time_s, people, xyxy)
+            self.history.observe(time_s, people, scene, colours, clean, tracks)
+            self.swaps.observe(time_s, people, scene)
 
     def _relink(self, time_s: float) -> None:
         for link in self.relinker.decide(time_s):
@@ -424,8 +443,8 @@ class MergeStep:
             log.info("identity %d turned back onto someone else at %.1fs: split, %d from then on", a, since_s, new)
             if self.on_split is not None and len(boxes):
                 before = self.history.samples(a)[0]
-                self.on_split(a, new, since_s, _xyxy(before[-1]) if len(before) else _xyxy(boxes[0]),
-                              _xyxy(boxes[0]))
+                last = before[-1] if len(before) else boxes[0]
+                self.on_split(a, new, since_s, self._in_picture(last), self._in_picture(boxes[0]))
 
     def _exchange(self, a: int, b: int, since_s: float, time_s: float, cue: str, lost: int | None = None) -> bool:
         """Identities ``a`` and ``b`` exchange their people from ``since_s`` on: the tracker ids that last showed
@@ -569,6 +588,13 @@ class MergeStep:
                 "relink_colour_limit": None if self.relinker is None else round(self.relinker.colour_limit(), 3),
                 "swaps_repaired": self.swaps_repaired,
                 "merges": [m.as_dict() for m in self.merger.merges]}
+
+    def _in_picture(self, box: np.ndarray) -> np.ndarray:
+        """(4,) xyxy where the picture showed a history sample ``box`` (t, cx, cy, w, h) in scene coordinates."""
+        xyxy = _xyxy(box)
+        if self.camera is None:
+            return xyxy
+        return self.camera.to_picture(float(box[0]), xyxy[None])[0].astype(xyxy.dtype)
 
 
 def _xyxy(box: np.ndarray) -> np.ndarray:

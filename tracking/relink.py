@@ -59,6 +59,7 @@ import numpy as np
 
 from mivolo.core.boxes import box_area, intersection
 from mivolo.core.config import MergeConfig
+from tracking.camera import CameraPath
 from tracking.people_history import straight_path
 
 H_BINS, S_BINS, V_BINS = 8, 4, 4  # chromatic pixels: hue x saturation; achromatic ones: value
@@ -219,17 +220,22 @@ class Relinker:
     next_scene_s: float = -np.inf
     fragments: dict[int, Fragment] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)  # width, height
+    camera: CameraPath | None = None  # boxes come in scene coordinates: where the picture was, for "still inside"
 
-    def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray,
-                xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Person boxes of one frame with their (current) identity ids; returns their colour signatures (K, D)
-        and whether each box was unoccluded (K,) (the swap detector uses the same)."""
+    def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray, xyxy: np.ndarray,
+                scene: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes ``xyxy (K, 4)`` of one frame with their (current) identity ids; returns their colour
+        signatures (K, D) and whether each box was unoccluded (K,) (the swap detector uses the same). ``scene``
+        (K, 4): the same boxes in scene coordinates (``tracking.camera``; default: the picture's), which is where
+        fragments are kept and extrapolated."""
         self.frame_size = (image.shape[1], image.shape[0])
         if len(ids) == 0:
             return np.zeros((0, 2 * HALF_DIM), np.float32), np.zeros(0, bool)
         xyxy = np.asarray(xyxy, np.float32)
         colours = colour_signature(image, xyxy)
         clean = _overlap(xyxy).max(axis=1, initial=0.0) < self.occluded_overlap
+        if scene is not None:
+            xyxy = np.asarray(scene, np.float32)
         if time_s >= self.next_scene_s and np.count_nonzero(clean) >= 2:
             self._sample_scene(colours[clean])
             self.next_scene_s = time_s + self.scene_every_s
@@ -364,7 +370,8 @@ class Relinker:
         t0, x0, y0, _w0, h0 = young.first_box
         h0 = float(np.median(young.early[:3, 4])) if len(young.early) else h0
         px, py, ph = self._predict(frag, t0, boxes=boxes)
-        if width and not (0 <= px <= width and 0 <= py <= height):  # it walked out of the picture
+        ix, iy = (px, py) if self.camera is None else self.camera.point_to_picture(t0, px, py)
+        if width and not (0 <= ix <= width and 0 <= iy <= height):  # it walked out of the picture
             return np.inf
         if max(ph, h0) / max(min(ph, h0), 1.0) > self.max_size_ratio:
             return np.inf

@@ -166,12 +166,15 @@ def evaluate(samples: list[Sample], predict: Callable[[list[tuple[np.ndarray, Sa
     return report
 
 
+GENDER_AGE_BANDS = ((0, 8), (8, 13), (13, 20), (20, 200))  # small children, older ones, teens, adults
+
+
 def gender_by_age(right: np.ndarray, predicted_age: np.ndarray) -> dict:
-    """Gender accuracy per band of the *predicted* age (``AGE_BANDS``; a NaN age: band "unknown"): ``right`` (N,)
-    bool, ``predicted_age`` (N,). What a video run knows of a person is the age the model gave, so this is where
-    a rule such as "no gender below some age" can be judged."""
+    """Gender accuracy per band of the *predicted* age (``GENDER_AGE_BANDS``; a NaN age: band "unknown"): ``right``
+    (N,) bool, ``predicted_age`` (N,). What a video run knows of a person is the age the model gave, so this is
+    where a rule such as "no gender below some age" (``--min-gender-age``) can be judged."""
     bands = {}
-    for low, high in AGE_BANDS:
+    for low, high in GENDER_AGE_BANDS:
         mask = (predicted_age >= low) & (predicted_age < high)
         if mask.any():
             name = f"{low}-{high - 1}" if high < 200 else f"{low}+"
