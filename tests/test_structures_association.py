@@ -53,3 +53,14 @@ def test_pairs_known_from_person_crops_are_kept():
     assert dets.pair.tolist() == [-1, 2, 1]
     associate(dets)
     assert dets.pair.tolist() == [-1, 2, 1]  # association does not undo what the crop told us
+
+
+def test_a_close_up_pairs_the_face_with_the_head_sized_person_box():
+    """A photo of a face: the person detector boxes the head (the whole picture), the face fills most of it but
+    reaches below its upper half; a full-body person's face must still sit in the upper half."""
+    close_up = Detections.concat([Detections.from_boxes([[1, 1, 199, 198]], [0.9], PERSON),
+                                  Detections.from_boxes([[24, 6, 164, 165]], [0.9], FACE)])
+    assert associate(close_up).pair.tolist() == [1, 0]
+    body = Detections.concat([Detections.from_boxes([[0, 0, 100, 300]], [0.9], PERSON),
+                              Detections.from_boxes([[30, 160, 70, 200]], [0.9], FACE)])  # at hip height, small
+    assert associate(body).pair.tolist() == [-1, -1]

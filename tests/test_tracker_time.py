@@ -106,3 +106,17 @@ def test_with_skipped_frames_the_tracker_keeps_lost_tracks_for_seconds(tmp_path)
         _abort(state.sinks)
         frame_rates[skip] = (state.tracker.params["frame_rate"], state.tracker._frame_s)
     assert frame_rates[0] == (30, pytest.approx(1 / 30)) and frame_rates[2] == (10, pytest.approx(0.1))
+
+
+def test_after_a_reset_no_identity_id_is_given_again():
+    """Independent images reset the tracker before each one: boxmot's ids start again at 1, ours must not (every
+    photo's first person was identity 1: five photos of five people counted as two)."""
+    tracker = Tracker(TrackerConfig(tracker="botsort.yaml"), 10)
+    image = np.zeros((240, 320, 3), np.uint8)
+    seen = []
+    for _ in range(3):
+        tracker.reset()
+        dets = Detections.from_boxes(np.array([[10, 10, 60, 150], [200, 10, 250, 150]], np.float32),
+                                     np.array([0.9, 0.9], np.float32), PERSON)
+        seen += tracker.update(dets, image, 0.0).track_id.tolist()
+    assert len(seen) == 6 and len(set(seen)) == 6

@@ -232,7 +232,10 @@ class Tracker:
             raise UserError(f"{self.path}: invalid {self.kind} settings: {exc}") from None
 
     def reset(self) -> None:
+        """Forget every track (independent images, each frame on its own): fresh boxmot trackers, whose ids start
+        again at 1, so their ids no longer map to ours; ours go on counting (no identity id is ever given twice)."""
         self._last_time_s = None
+        self._ids = {}
         self.persons = self._new()
         self.lone_faces = self._new()
         self._share_camera_motion()

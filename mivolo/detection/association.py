@@ -10,10 +10,14 @@ from mivolo.core.structures import Detections
 
 UPPER_FRACTION = 0.5  # a face belongs in the upper half of its person's box
 MIN_CONTAINMENT = 0.6  # at least this share of the face box must lie there
+HEAD_ONLY_SHARE = 0.3  # a face this large a share of a person box: the box is a head (a close-up): anywhere in it
 
 
 def associate(dets: Detections, min_containment: float = MIN_CONTAINMENT) -> Detections:
-    """Fill ``dets.pair`` (person row <-> face row). Unmatched faces and persons keep -1."""
+    """Fill ``dets.pair`` (person row <-> face row): a face pairs with a person when most of it
+    (``min_containment``) lies in the upper half of the person's box, or anywhere in it when the face is at least
+    ``HEAD_ONLY_SHARE`` of the box (a close-up, where the person detector boxes the head). Unmatched faces and
+    persons keep -1."""
     dets.pair[:] = -1
     persons = np.flatnonzero(dets.is_person)
     faces = np.flatnonzero(dets.is_face)
@@ -23,7 +27,11 @@ def associate(dets: Detections, min_containment: float = MIN_CONTAINMENT) -> Det
     upper = person_xyxy.copy()
     upper[:, 3] = upper[:, 1] + (upper[:, 3] - upper[:, 1]) * UPPER_FRACTION
     face_xyxy = dets.xyxy[faces]
-    containment = intersection(face_xyxy, upper) / np.maximum(box_area(face_xyxy), 1e-6)[:, None]
+    face_area = np.maximum(box_area(face_xyxy), 1e-6)[:, None]
+    containment = intersection(face_xyxy, upper) / face_area
+    # a close-up (a photo of a face, a webcam): the person box is the head itself, the face fills most of it
+    head_only = face_area / np.maximum(box_area(person_xyxy), 1e-6)[None, :] >= HEAD_ONLY_SHARE
+    containment = np.where(head_only, intersection(face_xyxy, person_xyxy) / face_area, containment)
     # Tie-break between overlapping persons: prefer the one whose centre line passes through the face.
     face_cx = (face_xyxy[:, 0] + face_xyxy[:, 2]) / 2
     person_cx = (person_xyxy[:, 0] + person_xyxy[:, 2]) / 2
