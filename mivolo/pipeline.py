@@ -45,6 +45,7 @@ from mivolo.sinks.tracks import TracksSink
 from mivolo.sinks.video import VideoSink
 from mivolo.sources import PrefetchedFrames, Source, open_source
 from tracking import Identities, MergeStep, Tracker
+from tracking.cuts import SceneCuts
 from tracking.merging import Embedder
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class RunState:
     sinks: list[Sink]
     independent: bool
     held: Detections = field(default_factory=Detections)
+    cuts: SceneCuts | None = None  # cuts between shots (video only)
 
 
 class Pipeline:
@@ -248,7 +250,8 @@ class Pipeline:
         except BaseException:
             _abort(opened)
             raise
-        return RunState(tracker, identities, merge, sinks, independent)
+        cuts = SceneCuts() if cfg.tracker.scene_cuts and not independent else None
+        return RunState(tracker, identities, merge, sinks, independent, cuts=cuts)
 
     def _loop(self, source: Source, state: RunState, summary: RunSummary, timer: StageTimer, stop: StopFlag) -> int:
         cfg = self.config
@@ -288,6 +291,8 @@ class Pipeline:
             with timer("associate"):
                 associate(dets)
             with timer("track"):
+                if state.cuts is not None and state.cuts(frame.image):
+                    _new_shot(state, frame.time_s)
                 state.tracker.update(dets, frame.image, frame.time_s)
             with timer("face_gate"):
                 ids, box_rows, _ = dets.identity_rows()
@@ -384,6 +389,16 @@ def _warn_if_thresholds_hid_everything(identities: Identities, records: dict[int
                     "(highest detection score seen %.2f); lower it", config.settle.min_detection_conf,
                     identities.estimates_below_detection_conf, identities.estimates_seen,
                     identities.max_detection_conf)
+
+
+def _new_shot(state: RunState, time_s: float) -> None:
+    """A cut between shots (``tracking.cuts``): tracks start again, the merge stage's paths and the people
+    estimate do not reach across it."""
+    log.info("cut between shots at %.1f s: tracks start again", time_s)
+    state.tracker.reset()
+    state.identities.cut(time_s)
+    if state.merge is not None:
+        state.merge.cut(time_s)
 
 
 def _abort(sinks: Iterable[Sink | None]) -> None:

@@ -34,6 +34,13 @@ def test_someone_appearing_where_someone_vanished_just_before_is_the_same_person
     assert estimate.appeared_mid_picture == 1 and estimate.vanished_mid_picture == 1
 
 
+def test_no_one_is_found_again_across_a_cut_between_shots():
+    lost = ends((0.0, 5, 240), (3.0, 300, 240))
+    found = ends((4.0, 360, 240), (9.0, 635, 240))
+    assert people(lost, found, cuts_s=(3.5,)) == 2  # the other shot's picture: someone else
+    assert people(lost, found, cuts_s=(1.0, 10.0)) == 1  # cuts before and after: the same shot
+
+
 def test_arrivals_across_an_edge_too_late_too_far_or_too_early_are_new_people():
     lost = ends((0.0, 5, 240), (3.0, 300, 240))
     assert people(lost, ends((4.0, 5, 240), (9.0, 300, 240))) == 2  # walked in across the left edge

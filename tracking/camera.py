@@ -34,6 +34,10 @@ class CameraMotion:
     def __init__(self) -> None:
         self.flow: Any = None
 
+    def reset(self) -> None:
+        """Start again (a cut: the previous picture is of another shot)."""
+        self.flow = None
+
     def __call__(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         if self.flow is None:
             from boxmot.motion.cmc import create_cmc

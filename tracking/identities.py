@@ -154,6 +154,7 @@ class Identities:
         self.ends: dict[int, np.ndarray] = {}  # counted identities that left memory: (2, 5) first/last sighting
         self.frame_size = (0, 0)  # width, height
         self.start_s: float | None = None  # time of the first frame
+        self.cuts_s: list[float] = []  # cuts between shots (``tracking.cuts``), for the people estimate
 
     # ---- per frame -------------------------------------------------------------------------------------------
     def needs_estimate(self, track_id: int) -> bool:
@@ -473,7 +474,11 @@ class Identities:
         """People among the counted identities that left memory, when lost-and-found ones are one person
         (``tracking.people_estimate``)."""
         ends = np.stack(list(self.ends.values())) if self.ends else np.zeros((0, 2, 5))
-        return estimate_people(ends, self.frame_size, self.start_s or 0.0)
+        return estimate_people(ends, self.frame_size, self.start_s or 0.0, cuts_s=tuple(self.cuts_s))
+
+    def cut(self, time_s: float) -> None:
+        """A new shot starts at ``time_s`` (``tracking.cuts``): no one is found again across it."""
+        self.cuts_s.append(float(time_s))
 
     def not_counted_reason(self, state: TrackState) -> str | None:
         """Why an identity is not a person to count (None: it is one): seen in too few frames or for too short a

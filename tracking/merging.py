@@ -300,20 +300,40 @@ class MergeStep:
                                      max_gap_s=max_gap_s, dim=int(getattr(face_embedder, "dim", 128)))
         self.relinker = Relinker(**{k: getattr(config, f"relink_{k}") for k in RELINK_SETTINGS}) \
             if config.relink else None
-        repair = config.repair_swaps and self.relinker is not None
-        self.history = PeopleHistory() if repair else None  # the last seconds of everyone in view
-        self.swaps = SwapDetector(self.history) if repair else None
-        self.jumps = JumpDetector(self.history) if repair else None
-        self.takeovers = TakeoverDetector(self.history) if repair else None
-        self.splits = SplitDetector(self.history) if repair and new_id is not None else None
-        if self.jumps is not None and config.relink_beside:
-            self.relinker.kept_path = self.jumps.kept_path
+        self._start_history()
         self.swaps_repaired: list[dict] = []
         self.colour_veto = config.face_colour_veto
         if self.relinker is not None:
             self.merger.veto = self._colours_disagree
             self.relinker.camera = self.camera
         self.conflicts = 0  # rows left unidentified: a revived track whose identity a newer track carries
+
+    def _start_history(self) -> None:
+        """The people history (the last seconds of everyone in view) and the repairs that read it, empty."""
+        repair = self.config.repair_swaps and self.relinker is not None
+        self.history = PeopleHistory() if repair else None
+        self.swaps = SwapDetector(self.history) if repair else None
+        self.jumps = JumpDetector(self.history) if repair else None
+        self.takeovers = TakeoverDetector(self.history) if repair else None
+        self.splits = SplitDetector(self.history) if repair and self.new_id is not None else None
+        if self.jumps is not None and self.config.relink_beside:
+            self.relinker.kept_path = self.jumps.kept_path
+
+    def cut(self, time_s: float) -> None:
+        """A new shot starts with this frame (``tracking.cuts``; the tracker was reset): paths, meetings and the
+        camera's path of the shot before say nothing of this one. Signatures stay: a face (or Re-ID body) seen in
+        both shots still joins its identity."""
+        if self.relinker is not None:
+            self.relinker.cut(time_s)
+        self._start_history()
+        if self.handover is not None:
+            self.handover = FaceHandOver()
+        if self.camera is not None:
+            self.camera = CameraPath()
+            if self.relinker is not None:
+                self.relinker.camera = self.camera
+            if callable(getattr(self.camera_motion, "reset", None)):
+                self.camera_motion.reset()
 
     def __call__(self, image: np.ndarray, time_s: float, dets: Detections) -> Detections:
         if self.camera is not None:

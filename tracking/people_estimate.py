@@ -55,9 +55,10 @@ def at_edge(xyxy: np.ndarray, frame_wh: tuple[int, int], edge: float = EDGE) -> 
 
 def estimate_people(ends: np.ndarray, frame_wh: tuple[int, int], start_s: float, *, max_gap_s: float = MAX_GAP_S,
                     speed_h: float = SPEED_H, reach_h: float = REACH_H, settle_s: float = SETTLE_S,
-                    edge: float = EDGE) -> PeopleEstimate:
+                    edge: float = EDGE, cuts_s: tuple[float, ...] = ()) -> PeopleEstimate:
     """``ends (N, 2, 5)``: per counted identity its first and last sighting as ``t, x1, y1, x2, y2``; the video
-    started at ``start_s``. See the module docstring."""
+    started at ``start_s``; ``cuts_s``: times of cuts between shots (``tracking.cuts``), across which no one is
+    found again. See the module docstring."""
     ends = np.asarray(ends, np.float64).reshape(-1, 2, 5)
     if not len(ends) or min(frame_wh) <= 0:
         return PeopleEstimate(len(ends), len(ends), 0, 0, 0, max_gap_s)
@@ -65,6 +66,10 @@ def estimate_people(ends: np.ndarray, frame_wh: tuple[int, int], start_s: float,
     appeared = np.flatnonzero(~at_edge(first[:, 1:], frame_wh, edge) & (first[:, 0] > start_s + settle_s))
     vanished = np.flatnonzero(~at_edge(last[:, 1:], frame_wh, edge))
     pairs = _possible_pairs(first[appeared], last[vanished], max_gap_s, speed_h, reach_h, same=(appeared, vanished))
+    if len(pairs) and len(cuts_s):  # a vanishing and an appearance in two shots are not one person found again
+        cuts = np.sort(np.asarray(cuts_s, np.float64))
+        shot_of = lambda t: np.searchsorted(cuts, t, side="right")  # noqa: E731
+        pairs = pairs[shot_of(last[vanished][pairs[:, 0], 0]) == shot_of(first[appeared][pairs[:, 1], 0])]
     refound = 0
     if len(pairs):
         graph = csr_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),

@@ -221,6 +221,7 @@ class Relinker:
     fragments: dict[int, Fragment] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)  # width, height
     camera: CameraPath | None = None  # boxes come in scene coordinates: where the picture was, for "still inside"
+    cut_s: float = -np.inf  # the last cut between shots: no one lost before it is linked by motion and colours
 
     def observe(self, image: np.ndarray, time_s: float, ids: np.ndarray, xyxy: np.ndarray,
                 scene: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +312,8 @@ class Relinker:
         young = [i for i in young if not self.fragments[i].decided]
         if not young:
             return []
-        lost = [i for i, f in self.fragments.items()
-                if f.last_s < time_s and f.n >= 2 and time_s - f.last_s <= self.max_gap_s + self.decide_s]
+        lost = [i for i, f in self.fragments.items() if f.last_s < time_s and f.last_s >= self.cut_s and f.n >= 2
+                and time_s - f.last_s <= self.max_gap_s + self.decide_s]
         if not lost:
             return []
         cost = np.full((len(young), len(lost)), np.inf)
@@ -501,6 +502,13 @@ class Relinker:
             if frag.first_s > since_s and any(i in renamed for i in frag.beside_of):
                 frag.beside_of = tuple(renamed.get(i, i) for i in frag.beside_of)
                 frag.beside_kept = {renamed.get(i, i) for i in frag.beside_kept}
+
+    def cut(self, time_s: float) -> None:
+        """A new shot starts at ``time_s`` (``tracking.cuts``): everyone seen before it is no longer where the
+        picture shows anyone, so none of them is linked by motion and colours again, nor judged as young."""
+        self.cut_s = time_s
+        for frag in self.fragments.values():
+            frag.decided = True
 
     def settle(self, identities: tuple[int, ...]) -> None:
         """These identities are no young fragments any more (after a swap repair their boxes mix two people)."""

@@ -73,6 +73,7 @@ class TrackerConfig:
     reid_weights: str | None = None
     interpolate: int = 20  # tracks.txt: fill track breaks of up to this many frames (0: off)
     smooth_s: float = 0.2  # tracks.txt: Gaussian smoothing of each track's boxes over time, sigma in seconds (0: off)
+    scene_cuts: bool = True  # at a cut between shots tracks start again (tracking/cuts.py)
 
 
 @dataclass
