@@ -30,7 +30,8 @@ class SceneCuts:
         self.previous: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> bool:
-        thumb = cv2.resize(image, THUMB_WH, interpolation=cv2.INTER_AREA).astype(np.float32)
+        step = max(1, image.shape[1] // 256)  # every step-th pixel first: the thumbnail's cost stays small at 4K
+        thumb = cv2.resize(image[::step, ::step], THUMB_WH, interpolation=cv2.INTER_AREA).astype(np.float32)
         previous, self.previous = self.previous, thumb
         if previous is None or previous.shape != thumb.shape:
             return False
