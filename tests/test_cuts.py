@@ -29,6 +29,12 @@ def test_a_cut_is_another_picture_a_pan_is_not():
     assert cuts(np.ascontiguousarray(scene(2)[:, ::-1]))  # the same place from across the square
     dark = SceneCuts()
     assert not dark(np.zeros((480, 640, 3), np.uint8)) and not dark(np.full((480, 640, 3), 3, np.uint8))
+    passing = SceneCuts()  # someone walks close past the camera: half the picture changes, not all of it
+    assert not passing(scene(1))
+    near = scene(1)
+    near[:, :330] = scene(3)[:, :330]
+    assert not passing(near)
+    assert passing(scene(4))  # then the shot changes
 
 
 class Boxes:
