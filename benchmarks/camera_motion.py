@@ -13,7 +13,6 @@ picture at ``CAMERA_WIDTH``). Results: ``benchmarks/results/camera_motion.json``
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -125,12 +124,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.camera_motion", description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, default=None, help="where camera_motion.json/.md go")
-    result = run(parser.parse_args(argv).output_dir)
-    if result is not None:
-        print(markdown(result))
-    return 0
+    from benchmarks.real import focused_main
+
+    return focused_main(argv, "camera_motion", __doc__, run, markdown)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ apart than the same person's. Results: ``benchmarks/results/edge_reentry.json`` 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -181,12 +180,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.edge_reentry", description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, default=None, help="where edge_reentry.json/.md go")
-    result = run(parser.parse_args(argv).output_dir)
-    if result is not None:
-        print(markdown(result))
-    return 0
+    from benchmarks.real import focused_main
+
+    return focused_main(argv, "edge_reentry", __doc__, run, markdown)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -590,6 +591,18 @@ def write_results(name: str, result: dict, text: str, output_dir: Path | None = 
     output_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(output_dir / f"{name}.json", orjson.dumps(result, option=orjson.OPT_INDENT_2))
     write_atomic(output_dir / f"{name}.md", text.encode())
+
+
+def focused_main(argv: list[str] | None, name: str, doc: str, run: Callable[[Path | None], dict | None],
+                 markdown: Callable[[dict], str]) -> int:
+    """The command line of a focused benchmark whose only option is ``--output-dir`` (``python -m
+    benchmarks.NAME``): runs it, prints its markdown table."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc.splitlines()[0])
+    parser.add_argument("--output-dir", type=Path, default=None, help=f"where {name}.json/.md go")
+    result = run(parser.parse_args(argv).output_dir)
+    if result is not None:
+        print(markdown(result))
+    return 0
 
 
 def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
