@@ -29,6 +29,10 @@ def test_a_cut_is_another_picture_a_pan_is_not():
     assert cuts(np.ascontiguousarray(scene(2)[:, ::-1]))  # the same place from across the square
     dark = SceneCuts()
     assert not dark(np.zeros((480, 640, 3), np.uint8)) and not dark(np.full((480, 640, 3), 3, np.uint8))
+    glitch = SceneCuts()  # a stream's grey frame between two of the same shot: no cut, in or out
+    assert not any(glitch(image) for image in (scene(1), np.full((480, 640, 3), 128, np.uint8), scene(1, 4)))
+    fade = SceneCuts()  # a fade through black to another shot: one cut
+    assert [fade(image) for image in (scene(1), np.zeros((480, 640, 3), np.uint8), scene(2))] == [False, False, True]
     passing = SceneCuts()  # someone walks close past the camera: half the picture changes, not all of it
     assert not passing(scene(1))
     near = scene(1)

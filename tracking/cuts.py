@@ -11,7 +11,8 @@ A cut is a frame whose 32x18 thumbnail correlates with the previous frame's by l
 quarters: someone walking close past the camera changes half the picture, not all of it. On PETS09-S2L1
 consecutive frames correlate by 0.976 and more, through the scoreboard's swinging window (a hand-held camera's
 pace) by 0.915 and more (its quarters by 0.72 and more), the Intel GIFs by 0.99; a cut between PETS09 and its
-mirror image (another camera on the square) by 0.17-0.35, each quarter by less than 0.5.
+mirror image (another camera on the square) by 0.17-0.35, each quarter by less than 0.5. A blank frame (black
+between shots, a stream's grey glitch) is skipped: the frame after it is compared with the last one before it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 CUT_CORRELATION = 0.6
 THUMB_WH = (32, 18)
-MIN_STD = 2.0  # grey levels: a flatter thumbnail (a black frame) says nothing about a cut
+MIN_STD = 2.0  # grey levels: a flatter thumbnail (a black frame, a grey glitch) says nothing about a cut
 FLAT_CHANGE = 20.0  # a flat quarter (sky, a wall) changed when its mean colour moved by this many levels
 
 
@@ -35,8 +36,10 @@ class SceneCuts:
     def __call__(self, image: np.ndarray) -> bool:
         step = max(1, image.shape[1] // 256)  # every step-th pixel first: the thumbnail's cost stays small at 4K
         thumb = cv2.resize(image[::step, ::step], THUMB_WH, interpolation=cv2.INTER_AREA).astype(np.float32)
-        previous, self.previous = self.previous, thumb
-        if previous is None or previous.shape != thumb.shape:
+        if float(thumb.std(axis=(0, 1)).max()) < MIN_STD:
+            return False  # a blank frame (black between shots, a stream's grey glitch): the next one is compared
+        previous, self.previous = self.previous, thumb  # with the last picture before it
+        if previous is None:
             return False
         if _correlation(thumb, previous) >= self.threshold:
             return False
