@@ -302,7 +302,15 @@ def main(argv: list[str] | None = None) -> int:
             return run_compare(config, args)
         if args.batch is not None:
             return run_batch(config, args)
-        summary = Pipeline(config).run()
+        from mivolo.sources import open_source
+
+        source = open_source(config.source)  # a wrong input says so at once, before any model loads
+        try:
+            pipeline = Pipeline(config)
+        except BaseException:
+            source.close()
+            raise
+        summary = pipeline.run(source)
         _log_summary(summary)
         return summary.exit_code
     except UserError as exc:

@@ -70,6 +70,10 @@ BAD = {
 }
 
 
+INPUT_CASES = {"zero-byte file", "text file named .mp4", "1x1 image", "folder without images", "missing file",
+               "URL that is not reachable", "unsupported URL scheme", "webcam that does not exist"}
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_input_gives_one_line_and_exit_2(case, corpus, tmp_path, capsys):
     args, message = BAD[case]
@@ -80,6 +84,8 @@ def test_bad_input_gives_one_line_and_exit_2(case, corpus, tmp_path, capsys):
     assert code == 2, err
     assert len(errors) == 1 and message in errors[0], err
     assert "Traceback" not in err
+    if case in INPUT_CASES:  # the input is checked before any model loads: the error is all there is to read
+        assert err.strip().splitlines() == errors, err
 
 
 USABLE = {
