@@ -205,7 +205,11 @@ def test_wrong_onnx_file_gets_one_line(tmp_path, capsys):
     onnx.save(model, wrong)
     with pytest.raises(UserError, match="not an ultralytics YOLO export .* or a YOLOX export"):
         build_detector(DetectorConfig(weights=str(wrong)))
-    assert demo.main(["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--detector-weights",
+    import cv2
+
+    frame = tmp_path / "frame.png"  # a usable input: the weights are what is wrong
+    cv2.imwrite(str(frame), np.full((120, 160, 3), 90, np.uint8))
+    assert demo.main(["--input", str(frame), "--output", str(tmp_path / "o"), "--detector-weights",
                       str(wrong)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "classifier.onnx" in err[0] and "[1, 192]" in err[0]
