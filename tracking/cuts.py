@@ -36,7 +36,7 @@ class SceneCuts:
     def __call__(self, image: np.ndarray) -> bool:
         step = max(1, image.shape[1] // 256)  # every step-th pixel first: the thumbnail's cost stays small at 4K
         thumb = cv2.resize(image[::step, ::step], THUMB_WH, interpolation=cv2.INTER_AREA).astype(np.float32)
-        if float(thumb.std(axis=(0, 1)).max()) < MIN_STD:
+        if _flat(thumb):
             return False  # a blank frame (black between shots, a stream's grey glitch): the next one is compared
         previous, self.previous = self.previous, thumb  # with the last picture before it
         if previous is None:
@@ -57,9 +57,13 @@ class SceneCuts:
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Normalised cross-correlation of two (H, W, 3) pictures (NaN where either is flat: ``MIN_STD``)."""
+    if _flat(a) or _flat(b):
+        return float("nan")
     a = a - a.mean(axis=(0, 1))
     b = b - b.mean(axis=(0, 1))
-    na, nb = float((a * a).sum()), float((b * b).sum())
-    if min(na, nb) < MIN_STD ** 2 * a.size:
-        return float("nan")
-    return float((a * b).sum()) / np.sqrt(na * nb)
+    return float((a * b).sum()) / np.sqrt(float((a * a).sum()) * float((b * b).sum()))
+
+
+def _flat(picture: np.ndarray) -> bool:
+    """Whether an (H, W, 3) picture varies by less than ``MIN_STD`` grey levels (all channels together)."""
+    return float(picture.reshape(-1, picture.shape[-1]).std(axis=0).mean()) < MIN_STD

@@ -367,7 +367,7 @@ class Identities:
 
     def final_label_of(self, state: TrackState) -> Label:
         """The settled label; age and gender stay None (unknown) without enough good evidence (``settled``)."""
-        age = state.age_wsum / state.age_w if state.age_w > 0 and state.age_votes >= self.min_votes else None
+        age = self._settled_age(state)
         if not self.gender_settled(state):
             return Label(age, None, 0.0)
         if self.config.mode == "confidence" and state.best_male_p is not None:
@@ -384,12 +384,15 @@ class Identities:
         whose gender the model cannot tell."""
         if state.gender_votes < self.min_votes or state.gender_w <= 0 or state.male_votes_w + state.female_votes_w <= 0:
             return False
-        if self._too_young(state.age_wsum / state.age_w if state.age_w > 0 and state.age_votes >= self.min_votes
-                           else None):
+        if self._too_young(self._settled_age(state)):
             return False
         agreement = max(state.male_votes_w, state.female_votes_w) / (state.male_votes_w + state.female_votes_w)
         mean = state.male_wsum / state.gender_w
         return agreement >= self.config.min_gender_agreement and max(mean, 1 - mean) >= self.config.min_gender_conf
+
+    def _settled_age(self, state: TrackState) -> float | None:
+        """The weighted mean age of ``min_votes`` estimates or more (None: not enough of them)."""
+        return state.age_wsum / state.age_w if state.age_w > 0 and state.age_votes >= self.min_votes else None
 
     def _too_young(self, age: float | None) -> bool:
         """Whether a settled ``age`` (None: unknown) is below ``min_gender_age`` (no gender then)."""
