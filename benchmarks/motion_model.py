@@ -77,7 +77,9 @@ class NoAgeGender:
 
 
 class Recorded:
-    """The detector's output of every ``step``-th recorded frame, each as a fresh copy (the pipeline fills ids)."""
+    """The detector's output of every ``step``-th recorded frame, each as a fresh copy (the pipeline fills ids).
+    Calls are counted, not matched to pictures: frames the pipeline leaves out (``tracking.cuts``: garbage) are not
+    recorded and, replaying the same clip, not asked for; the clips replayed here have none."""
 
     def __init__(self, frames: list[Detections], models: dict, step: int = 1) -> None:
         self.frames, self.models, self.step, self.next = frames, models, step, 0

@@ -45,7 +45,7 @@ from mivolo.sinks.tracks import TracksSink
 from mivolo.sinks.video import VideoSink
 from mivolo.sources import PrefetchedFrames, Source, open_source
 from tracking import Identities, MergeStep, Tracker
-from tracking.cuts import SceneCuts
+from tracking.cuts import CUT, GLITCH, SAME, SceneCuts
 from tracking.merging import Embedder
 
 log = logging.getLogger(__name__)
@@ -259,10 +259,10 @@ class Pipeline:
         progress = _progress(source, cfg)
         done = 0
         try:
-            for frame in timer.iterate("decode", frames):
+            for frame, following in _with_next(timer.iterate("decode", frames)):
                 if stop.signal_name:
                     break
-                dets = self._process(frame, state, timer)
+                dets = self._process(frame, state, timer, following)
                 with timer("sinks"):
                     for sink in state.sinks:
                         sink.write(frame, dets, state.identities)
@@ -281,9 +281,19 @@ class Pipeline:
                 progress.close()
         return done
 
-    def _process(self, frame: Frame, state: RunState, timer: StageTimer) -> Detections:
-        """Detections of one frame with identity ids and (where asked) age/gender; settles them."""
-        if state.independent or frame.index % (self.config.detector.skip_frames + 1) == 0:
+    def _process(self, frame: Frame, state: RunState, timer: StageTimer, following: Frame | None = None) -> Detections:
+        """Detections of one frame with identity ids and (where asked) age/gender; settles them. ``following``: the
+        frame after it, if known (the cut check looks one frame ahead)."""
+        detect = state.independent or frame.index % (self.config.detector.skip_frames + 1) == 0
+        shot = SAME
+        if detect and state.cuts is not None:
+            with timer("track"):
+                shot = state.cuts(frame.image, frame.time_s, None if following is None else following.image)
+                if shot == CUT:
+                    _new_shot(state, frame.time_s)
+        if shot == GLITCH:  # garbage from the stream, or a new shot not yet steady: left out, as if dropped
+            dets = Detections()
+        elif detect:
             if state.independent:
                 state.tracker.reset()
             with timer("detect"):
@@ -291,8 +301,6 @@ class Pipeline:
             with timer("associate"):
                 associate(dets)
             with timer("track"):
-                if state.cuts is not None and state.cuts(frame.image):
-                    _new_shot(state, frame.time_s)
                 state.tracker.update(dets, frame.image, frame.time_s)
             with timer("face_gate"):
                 ids, box_rows, _ = dets.identity_rows()
@@ -341,6 +349,10 @@ class Pipeline:
         summary.view = state.identities
         summary.stop_requested = stop.stop_requested
         summary.merging = state.merge.report() if state.merge is not None else {"enabled": False}
+        summary.shots = state.cuts.report() if state.cuts is not None else None
+        if summary.shots and summary.shots["frames_left_out"]:
+            log.info("%d frames left out: garbage from the stream, or the pictures changing from frame to frame",
+                     summary.shots["frames_left_out"])
         summary.source_stats = {**asdict(source.stats), "gaps": source.stats.gaps or []}
         with timer("sinks"):
             try:
@@ -355,6 +367,17 @@ class Pipeline:
                                   "from before this run are left as they were)") from None
         state.identities.finished.clear()
         summary.stage_ms = timer.ms_per_frame(summary.frames)
+
+
+def _with_next(frames: Iterable[Frame]) -> Iterator[tuple[Frame, Frame | None]]:
+    """Each frame with the one after it (None for the last): one frame held back, for the cut check."""
+    held = None
+    for frame in frames:
+        if held is not None:
+            yield held, frame
+        held = frame
+    if held is not None:
+        yield held, None
 
 
 def rows_to_estimate(dets: Detections, identities: Identities, needs_faces: bool,

@@ -8,7 +8,7 @@ from painted_people import BLUE, GREEN, GREY, RED, box
 
 from mivolo.core.config import PipelineConfig
 from mivolo.core.structures import PERSON, Detections
-from tracking.cuts import SceneCuts
+from tracking.cuts import CUT, GLITCH, SAME, SceneCuts
 
 
 def scene(seed: int, shift: int = 0) -> np.ndarray:
@@ -20,25 +20,59 @@ def scene(seed: int, shift: int = 0) -> np.ndarray:
     return np.ascontiguousarray(texture[:, shift:shift + 640])
 
 
+def verdicts(cuts: SceneCuts, images: list[np.ndarray]) -> list[str]:
+    """The check's verdict on each frame of ``images`` at 10 fps, each with the frame after it."""
+    return [cuts(image, k / 10, images[k + 1] if k + 1 < len(images) else None) for k, image in enumerate(images)]
+
+
+def garbage(image: np.ndarray, rows_from: float, kind: str) -> np.ndarray:
+    """A frame as a stream decodes it after a lost packet: from ``rows_from`` (share of the height) down, grey,
+    the last good row smeared down, or green."""
+    out = image.copy()
+    y = int(len(out) * rows_from)
+    out[y:] = {"grey": (128, 128, 128), "green": (0, 135, 0)}.get(kind, out[y - 1])
+    return out
+
+
 def test_a_cut_is_another_picture_a_pan_is_not():
     cuts = SceneCuts()
-    assert not cuts(scene(1))  # the first frame
-    assert not any(cuts(scene(1, shift)) for shift in range(4, 40, 4))  # a camera panning 4 px a frame
-    assert cuts(scene(2))  # another shot
-    assert not cuts(scene(2))
-    assert cuts(np.ascontiguousarray(scene(2)[:, ::-1]))  # the same place from across the square
+    pan = [scene(1, shift) for shift in range(0, 40, 4)]  # a camera panning 4 px a frame
+    assert verdicts(cuts, [*pan, scene(2), scene(2)]) == [SAME] * 10 + [CUT, SAME]  # then another shot
+    across = SceneCuts()  # the same place from across the square
+    assert verdicts(across, [scene(2), np.ascontiguousarray(scene(2)[:, ::-1])] * 1 + [scene(2)[:, ::-1].copy()]) \
+        == [SAME, CUT, SAME]
     dark = SceneCuts()
-    assert not dark(np.zeros((480, 640, 3), np.uint8)) and not dark(np.full((480, 640, 3), 3, np.uint8))
-    glitch = SceneCuts()  # a stream's grey frame between two of the same shot: no cut, in or out
-    assert not any(glitch(image) for image in (scene(1), np.full((480, 640, 3), 128, np.uint8), scene(1, 4)))
+    assert verdicts(dark, [np.zeros((480, 640, 3), np.uint8), np.full((480, 640, 3), 3, np.uint8)]) == [SAME, SAME]
+    grey = SceneCuts()  # a stream's grey frame between two of the same shot: no cut, in or out
+    assert verdicts(grey, [scene(1), np.full((480, 640, 3), 128, np.uint8), scene(1, 4)]) == [SAME] * 3
     fade = SceneCuts()  # a fade through black to another shot: one cut
-    assert [fade(image) for image in (scene(1), np.zeros((480, 640, 3), np.uint8), scene(2))] == [False, False, True]
+    assert verdicts(fade, [scene(1), np.zeros((480, 640, 3), np.uint8), scene(2), scene(2)]) == [SAME, SAME, CUT, SAME]
     passing = SceneCuts()  # someone walks close past the camera: half the picture changes, not all of it
-    assert not passing(scene(1))
-    near = scene(1)
-    near[:, :330] = scene(3)[:, :330]
-    assert not passing(near)
-    assert passing(scene(4))  # then the shot changes
+    near = [scene(1) for _ in range(4)]
+    for k, image in enumerate(near):  # a dark coat close to the lens, over the left half for four frames
+        image[:, 5 * k:5 * k + 300] = (40 + k, 38, 35)
+    assert verdicts(passing, [scene(1), *near, scene(1), scene(1), scene(9), scene(9)]) == [SAME] * 7 + [CUT, SAME]
+
+
+@pytest.mark.parametrize("kind", ["grey", "smear", "green"])
+@pytest.mark.parametrize("rows_from", [0.1, 0.5])
+def test_a_frame_decoded_as_garbage_is_left_out_not_taken_for_a_cut(kind, rows_from):
+    """Garbage over the lower half or nine tenths of one frame: that frame is left out, the shot goes on (before,
+    garbage over most of the picture was two cuts: into it and out of it, and everyone in view was counted again)."""
+    shot = [scene(1, shift) for shift in range(0, 24, 4)]
+    frames = [*shot[:3], garbage(shot[3], rows_from, kind), *shot[4:]]
+    assert verdicts(SceneCuts(), frames) == [SAME, SAME, SAME, GLITCH, SAME, SAME]
+
+
+def test_pictures_changing_every_frame_are_left_out_for_a_while_then_taken_as_a_new_shot():
+    """Garbage over several frames (each unlike the last) is left out; a new shot whose first frames are garbage
+    is cut at once its picture holds; pictures that never hold are taken as a new shot after max_suspect_s."""
+    cuts = SceneCuts(max_suspect_s=0.5)
+    frames = [scene(1), scene(1), scene(5), scene(6), scene(1, 4), scene(7), scene(8), scene(2), scene(2)]
+    assert verdicts(cuts, frames) == [SAME, SAME, GLITCH, GLITCH, SAME, GLITCH, GLITCH, CUT, SAME]
+    restless = SceneCuts(max_suspect_s=0.5)
+    frames = [scene(1), *(scene(10 + k) for k in range(10))]
+    assert verdicts(restless, frames) == [SAME, *[GLITCH] * 6, CUT, GLITCH, GLITCH, CUT]  # the last: nothing after it
 
 
 class Boxes:
@@ -84,3 +118,48 @@ def test_across_a_cut_the_person_standing_where_someone_stood_is_someone_else(cu
     identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
     spans = sorted((i["first_frame"], i["last_frame"]) for i in identities)
     assert spans == ([(1, 20), (21, 40)] if cuts else [(1, 40)])
+    shots = orjson.loads((tmp_path / "run.json").read_bytes())["shots"]
+    assert shots == ({"cuts_s": [2.0], "frames_left_out": 0} if cuts else None)
+
+
+class PaintedPeople:
+    """A detector that finds the painted man (red over blue) in the picture, wherever he is (none on garbage)."""
+
+    models = {"persons": "test", "faces": "none"}
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        red = np.all(image == RED, axis=2)
+        blue = np.all(image == BLUE, axis=2)
+        if red.sum() < 100 or blue.sum() < 100:
+            return Detections()
+        ys, xs = np.nonzero(red | blue)
+        return Detections.from_boxes(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32),
+                                     np.array([0.9], np.float32), PERSON)
+
+
+@pytest.mark.parametrize("kind", ["smear", "green"])
+def test_garbage_frames_from_a_stream_do_not_make_anyone_count_twice(kind, tmp_path):
+    """A man walks right for 4 s; three frames of it decode as garbage over nine tenths of the picture. He is one
+    person, the three frames are left out (before: six cuts, three identities for him)."""
+    from benchmarks.motion_model import NoAgeGender
+    from benchmarks.stacks import FrameSource
+    from mivolo.pipeline import Pipeline
+
+    frames = []
+    for k in range(40):
+        x1, y1, x2, y2 = np.round(box(150 + 8 * k)).astype(int)
+        image = scene(1)
+        image[y1:(y1 + y2) // 2, x1:x2], image[(y1 + y2) // 2:y2, x1:x2] = RED, BLUE
+        frames.append(garbage(image, 0.1, kind) if k in (10, 21, 30) else image)
+    config = PipelineConfig()
+    config.tracker.tracker = "botsort.yaml"
+    config.output.dir = str(tmp_path)
+    config.output.save_json = True
+    config.runtime.progress = False
+    config.settle.min_seen_s = 0.5
+    Pipeline(config, detector=PaintedPeople(), estimator=NoAgeGender(), face_embedder=lambda *a: None).run(
+        FrameSource(frames, len(frames), fps=10.0))
+    identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
+    assert [(i["first_frame"], i["last_frame"]) for i in identities] == [(1, 40)]
+    shots = orjson.loads((tmp_path / "run.json").read_bytes())["shots"]
+    assert shots == {"cuts_s": [], "frames_left_out": 3}

@@ -70,6 +70,7 @@ class RunSummary:
     people_estimate: dict[str, Any] | None = None  # tracking.people_estimate (None for separate images)
     source_stats: dict[str, Any] = field(default_factory=dict)
     merging: dict[str, Any] = field(default_factory=dict)
+    shots: dict[str, Any] | None = None  # tracking.cuts: cuts between shots, garbage frames left out (video only)
     view: IdentityView | None = None  # the settled identities (final ids of rows written earlier)
     stop_requested: Callable[[], bool] = lambda: False  # a signal arrived while the outputs were being written
 

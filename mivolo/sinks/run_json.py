@@ -52,6 +52,7 @@ def run_record(run: RunInfo, summary: RunSummary) -> dict:
         "privacy": {"level": cfg.output.privacy, "keeps": KEEPS[cfg.output.privacy]},
         "stage_ms_per_frame": summary.stage_ms,
         "identity_merging": summary.merging or {"enabled": False},
+        "shots": summary.shots,
         "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
         "files": summary.files,
     }
