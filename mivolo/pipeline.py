@@ -45,7 +45,7 @@ from mivolo.sinks.tracks import TracksSink
 from mivolo.sinks.video import VideoSink
 from mivolo.sources import PrefetchedFrames, Source, open_source
 from tracking import Identities, MergeStep, Tracker
-from tracking.cuts import CUT, GLITCH, SAME, SceneCuts
+from tracking.cuts import CUT, GLITCH, REPEAT, SAME, SceneCuts
 from tracking.merging import Embedder
 
 log = logging.getLogger(__name__)
@@ -291,9 +291,9 @@ class Pipeline:
                 shot = state.cuts(frame.image, frame.time_s, None if following is None else following.image)
                 if shot == CUT:
                     _new_shot(state, frame.time_s)
-        if shot == GLITCH:  # garbage from the stream, or a new shot not yet steady: left out, as if dropped
+        if shot == GLITCH:  # garbage from the stream, or pictures changing every frame: left out, as if dropped
             dets = Detections()
-        elif detect:
+        elif detect and shot != REPEAT:
             if state.independent:
                 state.tracker.reset()
             with timer("detect"):
@@ -317,7 +317,7 @@ class Pipeline:
                 if len(rows):
                     self.estimator(frame.image, dets, rows)
             state.held = dets
-        else:  # detector stride: the last tracked boxes again, without their estimates
+        else:  # detector stride, or the same picture again: the last tracked boxes again, without their estimates
             dets = state.held[np.arange(len(state.held))]
             dets.age[:], dets.gender_p[:] = np.nan, np.nan
         with timer("settle"):

@@ -120,3 +120,32 @@ def test_after_a_reset_no_identity_id_is_given_again():
                                      np.array([0.9, 0.9], np.float32), PERSON)
         seen += tracker.update(dets, image, 0.0).track_id.tolist()
     assert len(seen) == 6 and len(set(seen)) == 6
+
+
+def stands_then_returns(name: str, fps: float, period_s: float, gap_s: float) -> tuple[int, int, int]:
+    """Ids of one person standing still, unseen for ``gap_s``, then seen at the same place, updates every
+    ``period_s`` on a tracker built for ``fps`` (as when frames repeating the last one are left out); and the
+    tracker's lost-track buffer (updates) in the end."""
+    tracker = Tracker(TrackerConfig(tracker=name), fps=fps)
+    box = np.array([[100, 200, 128, 275]], np.float32)
+    ids, t = [], 0.0
+    for visible in [True] * 20 + [False] * int(round(gap_s / period_s)) + [True] * 5:
+        dets = Detections.from_boxes(box if visible else box[:0], np.full(int(visible), 0.8, np.float32), PERSON)
+        tracker.update(dets, IMAGE, t)
+        t += period_s
+        if visible:
+            ids.append(int(dets.track_id[0]))
+    buffer = getattr(tracker.persons, "max_time_lost", getattr(tracker.persons, "max_age", None))
+    return ids[0], ids[-1], buffer
+
+
+@pytest.mark.parametrize("name", ["botsort.yaml", "bytetrack.yaml", "ocsort.yaml"])
+def test_a_lost_track_is_kept_its_seconds_at_the_rate_updates_really_come(name):
+    """The shipped YAMLs keep a lost track 2 s. A 30 fps source that shows each frame three times (footage filmed
+    at 10 fps; the repeats are left out): updates come every 0.1 s. Someone unseen for 3 s is not taken back by the
+    old track (a 2 s buffer counted in 30 fps frames would hold 6 s); unseen for 1 s, he is."""
+    first, last, buffer = stands_then_returns(name, fps=30.0, period_s=0.1, gap_s=3.0)
+    assert buffer == 20 and first != last
+    first, last, buffer = stands_then_returns(name, fps=30.0, period_s=0.1, gap_s=1.0)
+    assert buffer == 20 and first == last
+    assert stands_then_returns(name, fps=30.0, period_s=1 / 30, gap_s=1.0)[2] == 60  # every frame: as sized

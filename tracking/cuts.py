@@ -39,18 +39,25 @@ FLAT_CHANGE = 20.0  # a flat quarter (sky, a wall) changed when its mean colour 
 TEXTURED_STD = 8.0  # ... or when it was (or is now) a textured one, varying by this many grey levels
 
 
-SAME, CUT, GLITCH = "same", "cut", "glitch"  # SceneCuts' verdicts on a frame
+SAME, CUT, GLITCH, REPEAT = "same", "cut", "glitch", "repeat"  # SceneCuts' verdicts on a frame
 GARBAGE_QUARTERS = 2  # a frame unlike both neighbours in this many quarters (where they agree) is garbage
+FINGERPRINT_WH = (160, 90)  # grey picture a repeated frame is compared by ...
+REPEAT_DIFF = 4.0  # ... differing from the last frame processed by less than this many grey levels anywhere
 
 
 class SceneCuts:
-    """``__call__(image, time_s, next_image) -> SAME | CUT | GLITCH``: whether this frame goes on the shot,
-    starts a new one (never the first frame), or is left out (garbage; pictures changing from frame to frame).
+    """``__call__(image, time_s, next_image) -> SAME | CUT | GLITCH | REPEAT``: whether this frame goes on the
+    shot, starts a new one (never the first frame), is left out (garbage; pictures changing from frame to frame),
+    or repeats the last frame processed (nothing to detect or track on: its boxes are shown again).
     ``next_image`` is the frame after it (None at the end)."""
 
-    def __init__(self, threshold: float = CUT_CORRELATION, max_suspect_s: float = 1.0) -> None:
+    def __init__(self, threshold: float = CUT_CORRELATION, max_suspect_s: float = 1.0,
+                 max_repeat_s: float = 1.0) -> None:
         self.threshold = threshold
         self.max_suspect_s = max_suspect_s
+        self.max_repeat_s = max_repeat_s  # a frame is processed at least this often, repeated or not
+        self.processed: tuple[np.ndarray, float] | None = None  # fingerprint and time of the last frame processed
+        self.repeats = 0  # frames found to repeat the last one processed (REPEAT)
         self.shot: np.ndarray | None = None  # thumbnail of the shot's last frame kept
         self.suspect_since_s: float | None = None  # since when the frames have been left out (changing pictures)
         self._next: tuple[np.ndarray, np.ndarray] | None = None  # (next image, its thumbnail): the next call's
@@ -58,10 +65,25 @@ class SceneCuts:
         self.left_out = 0  # frames left out (GLITCH)
 
     def report(self) -> dict:
-        """What run.json says about the shots: ``cuts_s`` (times of the cuts), ``frames_left_out``."""
-        return {"cuts_s": [round(t, 2) for t in self.cuts_s], "frames_left_out": self.left_out}
+        """What run.json says about the shots: ``cuts_s`` (times of the cuts), ``frames_left_out``,
+        ``frames_repeated``."""
+        return {"cuts_s": [round(t, 2) for t in self.cuts_s], "frames_left_out": self.left_out,
+                "frames_repeated": self.repeats}
 
     def __call__(self, image: np.ndarray, time_s: float, next_image: np.ndarray | None = None) -> str:
+        step = max(1, image.shape[1] // 512)
+        fingerprint = cv2.resize(cv2.cvtColor(image[::step, ::step], cv2.COLOR_BGR2GRAY), FINGERPRINT_WH,
+                                 interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self.processed is not None and time_s - self.processed[1] <= self.max_repeat_s \
+                and float(np.abs(fingerprint - self.processed[0]).max()) < REPEAT_DIFF:
+            self.repeats += 1
+            return REPEAT
+        verdict = self._verdict(image, time_s, next_image)
+        if verdict != GLITCH:
+            self.processed = (fingerprint, time_s)
+        return verdict
+
+    def _verdict(self, image: np.ndarray, time_s: float, next_image: np.ndarray | None) -> str:
         now = self._thumb(image)
         following = None if next_image is None else self._thumb(next_image)
         self._next = None if next_image is None else (next_image, following)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ TRACKERS = {
     "hybridsort": "HybridSort",
 }
 NEEDS_REID = {"strongsort"}
+PERIODS_KEPT = 15  # updates whose spacing sets the frame-counted lost-track buffers (Tracker._time_buffers)
+BUFFER_ATTRIBUTES = {"botsort": ("max_time_lost",), "bytetrack": ("max_time_lost",), "ocsort": ("max_age",),
+                     "deepocsort": ("max_age",), "hybridsort": ("max_age",), "boosttrack": ("max_age",)}
 BUFFER_KEY = "track_buffer_s"  # our YAML key: how long a lost track is kept, in seconds (any frame rate)
 ACCEPTS_REID = {"botsort", "deepocsort", "strongsort", "boosttrack", "hybridsort"}
 
@@ -185,7 +189,8 @@ class Tracker:
         self._cls = _tracker_class(self.kind)
         if "frame_rate" in _accepted_params(self._cls) and fps:
             params["frame_rate"] = max(1, int(round(fps)))  # track buffers are in frames at this rate
-        params.update(buffer_in_frames(params.pop(BUFFER_KEY, None), self._cls, fps))
+        self._buffer_s = params.pop(BUFFER_KEY, None)
+        params.update(buffer_in_frames(self._buffer_s, self._cls, fps))
         reid = self._reid_options(config, device, half)
         self.params = params
         self._reid = reid
@@ -193,6 +198,7 @@ class Tracker:
         self._ids: dict[tuple[int, int], int] = {}
         self._frame_s = 1.0 / fps if fps and fps > 0 else 1.0 / 30.0
         self._last_time_s: float | None = None
+        self._periods: deque[float] = deque(maxlen=PERIODS_KEPT)  # seconds between the last updates
         self.persons = self._new()
         self.lone_faces = self._new()
         self._share_camera_motion()
@@ -235,6 +241,7 @@ class Tracker:
         """Forget every track (independent images, each frame on its own): fresh boxmot trackers, whose ids start
         again at 1, so their ids no longer map to ours; ours go on counting (no identity id is ever given twice)."""
         self._last_time_s = None
+        self._periods.clear()
         self._ids = {}
         self.persons = self._new()
         self.lone_faces = self._new()
@@ -276,6 +283,7 @@ class Tracker:
         frames buffered while we were busy are read in a burst, though they were filmed a period apart).
         """
         last = self._last_time_s
+        self._time_buffers(last, time_s)
         if time_s is None or not np.isfinite(time_s):
             time_s = 0.0 if last is None else last + self._frame_s
         elif last is not None and time_s <= last:
@@ -284,6 +292,24 @@ class Tracker:
             time_s = max(float(time_s), last + 0.5 * self._frame_s)
         self._last_time_s = float(time_s)
         return self._last_time_s
+
+    def _time_buffers(self, last: float | None, time_s: float | None) -> None:
+        """Keep the lost-track buffer at ``track_buffer_s`` seconds at the rate updates really come: boxmot counts it
+        in updates, sized for the source's frame rate (less the detector's stride), but the pipeline also leaves
+        out frames that repeat the last one (footage filmed at 10 fps stored at 30), garbage frames, and a live
+        source drops frames while we are busy: at one update in three a 2 s buffer would hold for 6 s. The median
+        of the last ``PERIODS_KEPT`` periods between updates sets it (BoT-SORT and ByteTrack ``max_time_lost``,
+        the OC-SORT family ``max_age``)."""
+        if self._buffer_s is None or last is None or time_s is None or not np.isfinite(time_s) or time_s <= last:
+            return
+        self._periods.append(float(time_s) - last)
+        if len(self._periods) < PERIODS_KEPT // 2:
+            return
+        frames = max(1, int(self._buffer_s / float(np.median(self._periods)) + 1e-6))  # whole updates, as boxmot
+        for tracker in (self.persons, self.lone_faces):
+            for name in ("max_time_lost", "max_age"):
+                if isinstance(getattr(tracker, name, None), int) and name in BUFFER_ATTRIBUTES.get(self.kind, ()):
+                    setattr(tracker, name, frames)
 
     def new_id(self) -> int:
         """An id no track of this tracker has or will get (for an identity split off one, ``tracking.splits``)."""
