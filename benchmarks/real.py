@@ -1,7 +1,7 @@
 """Real footage scoreboard: the product, through its public CLI, on real clips with ground truth.
 
     python -m benchmarks.real [--quick] [--stacks default yolox-nano ...] [--detector-weights FILE ...]
-                              [--sequence MOT_SEQ_DIR ...] [--frame-steps N ...] [--views window pan swing]
+                              [--sequence MOT_SEQ_DIR ...] [--frame-steps N ...] [--views window pan swing half ...]
                               [--output-dir DIR]
 
 For every stack and every clip it runs ``demo.py --input CLIP --output OUT --tracker botsort.yaml --save-json``
@@ -16,10 +16,13 @@ Clips: every clip of ``../shared/data/real/`` - MOTChallenge sequence folders (a
 MOTChallenge sequence folder given with ``--sequence``; and each of those with a video file at half its frame rate
 (``--frame-steps``, default 2: every other frame, as a camera at 5 fps instead of 10 would give; ``NAME@5fps``), since
 the frame rates of real footage vary and tracking must hold at all of them; and each of those through a narrower
-view (``--views``, default all three: a window of 5/6 of each side held in the middle, ``NAME-window``, one panning
+view (``--views``, default all of them: a window of 5/6 of each side held in the middle, ``NAME-window``, one panning
 slowly around it, ``NAME-pan``, and one swinging around it three times as fast, ``NAME-swing``, as a hand-held
 camera would; ``through_window``), since real cameras see people leave and come in at every edge and some of them
-move. Absent data: the clip or stack is skipped with a message.
+move; and as other cameras and recorders would deliver it (``as_filmed``: at half the size, ``NAME-half``; dim and
+noisy, ``NAME-dark``; with every 50th frame decoded as garbage, ``NAME-glitch``; stored at three times its rate
+with each frame three times, ``NAME-repeat``), since the same scene on worse equipment must give the same count.
+Absent data: the clip or stack is skipped with a message.
 
 Metrics per (stack, clip):
 - ``count``: identities.json ``count``; ``people``: distinct ground-truth ids (gt.txt rows with the "consider" flag
@@ -69,7 +72,10 @@ REAL = DATA / "real"
 WEIGHTS = DATA / "weights"
 QUICK_FRAMES = 20
 FRAME_STEPS = (2,)  # each video sequence also at half its frame rate: tracking must hold at 5 fps as at 10
-VIEWS = ("window", "pan", "swing")  # ... and through a narrower view, still, panning, swinging: edges, camera motion
+WINDOW_VIEWS = ("window", "pan", "swing")  # through a narrower view, still, panning, swinging: edges, camera motion
+FILMED_VIEWS = ("half", "dark", "glitch", "repeat")  # other cameras and recorders: CIF, dim and noisy, garbage, 3x
+VIEWS = WINDOW_VIEWS + FILMED_VIEWS
+GARBAGE_EVERY = 50  # the "glitch" view: every 50th frame decoded as garbage
 PAN_PERIODS_S = {"pan": (16.0, 11.2), "swing": (5.0, 3.5)}  # the window's swing around the middle, x and y
 SPAN_IOU = 0.5
 SPAN_MIN_FRAMES = 5
@@ -175,7 +181,7 @@ def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
     unreadable video."""
     import cv2
 
-    if clip.gt is None or clip.args or not clip.input.is_file() or view not in VIEWS:
+    if clip.gt is None or clip.args or not clip.input.is_file() or view not in WINDOW_VIEWS:
         return None
     capture = cv2.VideoCapture(str(clip.input))
     if not capture.isOpened():
@@ -222,6 +228,82 @@ def window_origin(view: str, t: float, full_w: int, full_h: int) -> tuple[float,
         x0 += full_w / 12.8 * np.sin(2 * np.pi * t / period_x)
         y0 += full_h / 14.4 * np.sin(2 * np.pi * t / period_y + 1.0)
     return float(x0), float(y0)
+
+
+def as_filmed(clip: Clip, view: str, folder: Path) -> Clip | None:
+    """``clip`` (a MOTChallenge sequence with a video file) as another camera or recorder would deliver it, written to
+    ``folder`` as an MJPG AVI (``NAME-half``, ...): "half", at half the size (a CIF camera; gt boxes halved);
+    "dark", dim and noisy (gamma 1.8, 60 % of the light, noise of 6 grey levels); "glitch", every
+    ``GARBAGE_EVERY``-th frame decoded as garbage as a stream gives it after a lost packet (``garbage``; gt kept:
+    the people are still there); "repeat", filmed at its rate and stored at three times it, each frame three times
+    (gt rows repeated). None for image folders and labelled clips, or an unreadable video."""
+    import cv2
+
+    if clip.gt is None or clip.args or not clip.input.is_file() or view not in FILMED_VIEWS:
+        return None
+    capture = cv2.VideoCapture(str(clip.input))
+    if not capture.isOpened():
+        return None
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0
+    full = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    size = (full[0] // 2, full[1] // 2) if view == "half" else full
+    copies = 3 if view == "repeat" else 1
+    video = folder / f"{clip.name}-{view}" / f"{clip.input.stem}.avi"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps * copies, size)
+    rng, frame = np.random.default_rng(0), 0
+    while writer.isOpened():
+        ok, image = capture.read()
+        if not ok:
+            break
+        frame += 1
+        if view == "half":
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        elif view == "dark":
+            dim = (image.astype(np.float32) / 255.0) ** 1.8 * (0.6 * 255.0) + rng.normal(0.0, 6.0, image.shape)
+            image = np.clip(dim, 0, 255).astype(np.uint8)
+        elif view == "glitch" and frame % GARBAGE_EVERY == 0:
+            image = garbage(image, frame // GARBAGE_EVERY - 1, rng)
+        for _ in range(copies):
+            writer.write(image)
+    capture.release()
+    writer.release()
+    if not frame:
+        return None
+    gt = read_mot(clip.gt)
+    if view == "half":
+        gt[:, 2:6] /= 2.0
+    if copies > 1:
+        gt = np.vstack([np.column_stack([gt[:, 0] * copies - k, gt[:, 1:]]) for k in range(copies - 1, -1, -1)])
+        gt = gt[np.lexsort((gt[:, 1], gt[:, 0]))]
+    (video.parent / "gt").mkdir(exist_ok=True)
+    np.savetxt(video.parent / "gt" / "gt.txt", gt, delimiter=",", fmt="%g")
+    return Clip(f"{clip.name}-{view}", video, gt=video.parent / "gt" / "gt.txt", length=frame * copies)
+
+
+def garbage(image: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``image`` as a stream decodes it after a lost packet, the ``k``-th kind in turn: from some row down (half,
+    three quarters or nine tenths of the picture, in turn) grey, the last good row smeared down, or green; or
+    16 px blocks copied from wrong places over that share of the picture."""
+    out = image.copy()
+    share = (0.5, 0.75, 0.9)[k % 3]
+    row = int(len(out) * (1.0 - share))
+    kind = k % 4
+    if kind == 0:
+        out[row:] = 128
+    elif kind == 1:
+        out[row:] = out[max(row - 1, 0)]
+    elif kind == 2:
+        out[row:] = (0, 135, 0)
+    else:
+        h, w = out.shape[:2]
+        for y in range(0, h - 16, 16):
+            for x in range(0, w - 16, 16):
+                if rng.random() < share:
+                    sy, sx = int(rng.integers(0, h - 16)), int(rng.integers(0, w - 16))
+                    out[y:y + 16, x:x + 16] = image[sy:sy + 16, sx:sx + 16]
+    return out
 
 
 def labelled_clips(labels_json: Path) -> list[Clip]:
@@ -630,12 +712,16 @@ def rescore(result_json: Path, runs: Path, sequences: list[Path] | None = None,
 
 
 def with_variants(clips: list[Clip], steps: tuple[int, ...], views: tuple[str, ...], folder: Path) -> list[Clip]:
-    """``clips`` plus each video sequence among them at 1/step of its frame rate for every step (``every_nth_frame``)
-    and through each narrower view (``through_window``), written under ``folder``."""
+    """``clips`` plus each video sequence among them at 1/step of its frame rate for every step (``every_nth_frame``),
+    through each narrower view (``through_window``) and as each other camera or recorder would deliver it
+    (``as_filmed``), written under ``folder``."""
     slower = [c for clip in clips for step in steps if step > 1
               and (c := every_nth_frame(clip, step, folder)) is not None]
-    narrower = [c for clip in clips for view in views if (c := through_window(clip, view, folder)) is not None]
-    return clips + slower + narrower
+    narrower = [c for clip in clips for view in views if view in WINDOW_VIEWS
+                and (c := through_window(clip, view, folder)) is not None]
+    filmed = [c for clip in clips for view in views if view in FILMED_VIEWS
+              and (c := as_filmed(clip, view, folder)) is not None]
+    return clips + slower + narrower + filmed
 
 
 def run(quick: bool = False, stacks: list[str] | None = None, detector_weights: list[Path] | None = None,

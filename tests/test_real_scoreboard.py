@@ -136,8 +136,8 @@ def test_a_sequence_at_a_lower_frame_rate_keeps_every_nth_frame_with_its_gt(tmp_
     rows = np.loadtxt(slower.gt, delimiter=",", ndmin=2)
     assert sorted(map(tuple, rows[:, :2].astype(int).tolist())) == [(1, 1), (2, 1), (2, 2), (3, 1)]
     assert every_nth_frame(Clip("folder", tmp_path, ["--as-video"], gt=gt), 2, tmp_path / "x") is None
-    both = with_variants([clip], (2, 3), ("window", "pan"), tmp_path / "both")
-    assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps", "seq-window", "seq-pan"]
+    both = with_variants([clip], (2, 3), ("window", "pan", "half"), tmp_path / "both")
+    assert [c.name for c in both] == ["seq", "seq@5fps", "seq@3.33333fps", "seq-window", "seq-pan", "seq-half"]
 
 
 @pytest.mark.parametrize("view", ["window", "pan", "swing"])
@@ -185,3 +185,48 @@ def test_rescoring_keeps_a_row_whose_clip_is_not_there_any_more(tmp_path):
     result = rescore(result_json, tmp_path / "runs", sequences=[], frame_steps=(), views=())
     assert result["runs"] == [row] and "rescored" in result
     assert orjson.loads(result_json.read_bytes())["runs"] == [row] and (tmp_path / "real.md").is_file()
+
+
+@pytest.mark.parametrize("view", ["half", "dark", "glitch", "repeat"])
+def test_a_sequence_as_other_cameras_and_recorders_would_deliver_it(tmp_path, view):
+    import cv2
+
+    from benchmarks.real import GARBAGE_EVERY, as_filmed
+
+    video = tmp_path / "seq" / "clip.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 72))
+    for k in range(GARBAGE_EVERY):  # frame k (0-based) shows its number as the brightness of the left half
+        image = np.full((72, 96, 3), 200, np.uint8)
+        image[:, :48] = 2 * k
+        writer.write(image)
+    writer.release()
+    gt = tmp_path / "seq" / "gt.txt"
+    np.savetxt(gt, _rows([1, 2, GARBAGE_EVERY], 1, 40.0), delimiter=",", fmt="%g")
+    filmed = as_filmed(Clip("seq", video, gt=gt, length=GARBAGE_EVERY), view, tmp_path / "out")
+    copies = 3 if view == "repeat" else 1
+    assert filmed is not None and filmed.name == f"seq-{view}" and filmed.length == GARBAGE_EVERY * copies
+    capture = cv2.VideoCapture(str(filmed.input))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0 * copies, abs=0.01)
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    assert len(frames) == GARBAGE_EVERY * copies
+    assert frames[0].shape[:2] == ((36, 48) if view == "half" else (72, 96))
+    left = [float(f[:, :f.shape[1] // 2].mean()) for f in frames]
+    right = [float(f[:, f.shape[1] // 2:].mean()) for f in frames]
+    if view == "repeat":
+        assert left[:6] == pytest.approx([0, 0, 0, 2, 2, 2], abs=3)
+    elif view == "dark":
+        assert right[0] == pytest.approx(255 * 0.6 * (200 / 255) ** 1.8, abs=4)
+    elif view == "glitch":  # the 50th frame: grey from half its height down
+        assert float(frames[-1][-10:, 60:].mean()) == pytest.approx(128, abs=4)
+        assert float(frames[-2][-10:, 60:].mean()) == pytest.approx(200, abs=4)
+    rows = np.loadtxt(filmed.gt, delimiter=",", ndmin=2)
+    if view == "half":
+        assert rows[0, 2:6].tolist() == pytest.approx([20.0, 5.0, 10.0, 20.0])
+    elif view == "repeat":
+        assert rows[:, 0].astype(int).tolist() == [1, 2, 3, 4, 5, 6, 148, 149, 150]
+    else:
+        assert rows[:, 0].astype(int).tolist() == [1, 2, GARBAGE_EVERY]
+    assert as_filmed(Clip("folder", tmp_path, ["--as-video"], gt=gt), view, tmp_path / "x") is None
