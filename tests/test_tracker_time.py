@@ -149,3 +149,17 @@ def test_a_lost_track_is_kept_its_seconds_at_the_rate_updates_really_come(name):
     first, last, buffer = stands_then_returns(name, fps=30.0, period_s=0.1, gap_s=1.0)
     assert buffer == 20 and first == last
     assert stands_then_returns(name, fps=30.0, period_s=1 / 30, gap_s=1.0)[2] == 60  # every frame: as sized
+
+
+def test_the_lost_track_buffer_lengthens_at_once_when_updates_speed_up():
+    """A still scene (its repeated frames left out: one update a second), then people walk in (10 updates a
+    second): the buffer holds 2 s at the new rate from the third fast update on, not after the median caught up."""
+    tracker = Tracker(TrackerConfig(tracker="botsort.yaml"), fps=10.0)
+    none = Detections.from_boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), PERSON)
+    times = [float(k) for k in range(15)] + [14.0 + 0.1 * k for k in range(1, 4)]
+    for t in times[:15]:
+        tracker.update(none, IMAGE, t)
+    assert tracker.persons.max_time_lost == 2
+    for t in times[15:]:
+        tracker.update(none, IMAGE, t)
+    assert tracker.persons.max_time_lost == 20

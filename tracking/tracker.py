@@ -297,15 +297,18 @@ class Tracker:
         """Keep the lost-track buffer at ``track_buffer_s`` seconds at the rate updates really come: boxmot counts it
         in updates, sized for the source's frame rate (less the detector's stride), but the pipeline also leaves
         out frames that repeat the last one (footage filmed at 10 fps stored at 30), garbage frames, and a live
-        source drops frames while we are busy: at one update in three a 2 s buffer would hold for 6 s. The median
-        of the last ``PERIODS_KEPT`` periods between updates sets it (BoT-SORT and ByteTrack ``max_time_lost``,
-        the OC-SORT family ``max_age``)."""
+        source drops frames while we are busy: at one update in three a 2 s buffer would hold for 6 s. The period
+        between updates sets it: the median of the last ``PERIODS_KEPT``, or of the last three where that is
+        shorter (when people start moving in a still scene whose repeated frames were left out, the buffer
+        lengthens at once; BoT-SORT and ByteTrack ``max_time_lost``, the OC-SORT family ``max_age``)."""
         if self._buffer_s is None or last is None or time_s is None or not np.isfinite(time_s) or time_s <= last:
             return
         self._periods.append(float(time_s) - last)
         if len(self._periods) < PERIODS_KEPT // 2:
             return
-        frames = max(1, int(self._buffer_s / float(np.median(self._periods)) + 1e-6))  # whole updates, as boxmot
+        periods = list(self._periods)  # quicker to follow a speed-up than a slow-down: a buffer too short splits
+        period = min(float(np.median(periods)), float(np.median(periods[-3:])))  # people, one too long is as before
+        frames = max(1, int(self._buffer_s / period + 1e-6))  # whole updates, as boxmot counts them
         for tracker in (self.persons, self.lone_faces):
             for name in ("max_time_lost", "max_age"):
                 if isinstance(getattr(tracker, name, None), int) and name in BUFFER_ATTRIBUTES.get(self.kind, ()):
