@@ -61,6 +61,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -128,10 +129,9 @@ def mot_sequence(folder: Path) -> Clip | None:
     return None
 
 
-def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
-    """``clip`` (a MOTChallenge sequence with a video file) at 1/``step`` of its frame rate, as footage shot that
-    way: every ``step``-th frame from the first, written to ``folder`` as an MJPG AVI at the lower rate, with the
-    gt rows of those frames renumbered. None for image folders and labelled clips, or an unreadable video."""
+def _open_sequence_video(clip: Clip) -> tuple[Any, float, tuple[int, int]] | None:
+    """(capture, fps, (width, height)) of a MOTChallenge sequence's video file; None for image folders, labelled
+    clips and unreadable videos. Some containers give no frame rate (0 or NaN): 25 then."""
     import cv2
 
     if clip.gt is None or clip.args or not clip.input.is_file():
@@ -140,8 +140,20 @@ def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
     if not capture.isOpened():
         return None
     fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0  # some containers give 0 or NaN
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0
+    return capture, fps, (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+
+def every_nth_frame(clip: Clip, step: int, folder: Path) -> Clip | None:
+    """``clip`` (a MOTChallenge sequence with a video file) at 1/``step`` of its frame rate, as footage shot that
+    way: every ``step``-th frame from the first, written to ``folder`` as an MJPG AVI at the lower rate, with the
+    gt rows of those frames renumbered. None for image folders and labelled clips, or an unreadable video."""
+    import cv2
+
+    opened = _open_sequence_video(clip)
+    if opened is None:
+        return None
+    capture, fps, size = opened
     name = f"{clip.name}@{fps / step:g}fps"
     video = folder / name / f"{clip.input.stem}.avi"
     video.parent.mkdir(parents=True, exist_ok=True)
@@ -181,14 +193,10 @@ def through_window(clip: Clip, view: str, folder: Path) -> Clip | None:
     unreadable video."""
     import cv2
 
-    if clip.gt is None or clip.args or not clip.input.is_file() or view not in WINDOW_VIEWS:
+    opened = _open_sequence_video(clip) if view in WINDOW_VIEWS else None
+    if opened is None:
         return None
-    capture = cv2.VideoCapture(str(clip.input))
-    if not capture.isOpened():
-        return None
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0
-    full_w, full_h = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    capture, fps, (full_w, full_h) = opened
     size = (full_w * 5 // 6, full_h * 5 // 6)
     name = f"{clip.name}-{view}"
     video = folder / name / f"{clip.input.stem}.avi"
@@ -239,14 +247,10 @@ def as_filmed(clip: Clip, view: str, folder: Path) -> Clip | None:
     (gt rows repeated). None for image folders and labelled clips, or an unreadable video."""
     import cv2
 
-    if clip.gt is None or clip.args or not clip.input.is_file() or view not in FILMED_VIEWS:
+    opened = _open_sequence_video(clip) if view in FILMED_VIEWS else None
+    if opened is None:
         return None
-    capture = cv2.VideoCapture(str(clip.input))
-    if not capture.isOpened():
-        return None
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 25.0
-    full = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    capture, fps, full = opened
     size = (full[0] // 2, full[1] // 2) if view == "half" else full
     copies = 3 if view == "repeat" else 1
     video = folder / f"{clip.name}-{view}" / f"{clip.input.stem}.avi"

@@ -1,6 +1,8 @@
 """Cuts between shots (tracking.cuts): found from the pictures alone, and across one no id, path or estimate
 reaches."""
 
+from pathlib import Path
+
 import numpy as np
 import orjson
 import pytest
@@ -78,6 +80,23 @@ def test_pictures_changing_every_frame_are_left_out_for_a_while_then_taken_as_a_
     assert verdicts(restless, frames) == [SAME, *[GLITCH] * 6, CUT, GLITCH, GLITCH, CUT]  # the last: nothing after it
 
 
+def run_pipeline(frames: list[np.ndarray], fps: float, detector, estimator, out: Path, scene_cuts: bool = True) -> None:
+    """The pipeline (BoT-SORT, no face embeddings, people counted from 0.5 s) over ``frames`` at ``fps``, its
+    outputs in ``out``."""
+    from benchmarks.stacks import FrameSource
+    from mivolo.pipeline import Pipeline
+
+    config = PipelineConfig()
+    config.tracker.tracker = "botsort.yaml"
+    config.tracker.scene_cuts = scene_cuts
+    config.output.dir = str(out)
+    config.output.save_json = True
+    config.runtime.progress = False
+    config.settle.min_seen_s = 0.5
+    Pipeline(config, detector=detector, estimator=estimator, face_embedder=lambda *a: None).run(
+        FrameSource(frames, len(frames), fps=fps))
+
+
 class Boxes:
     """A detector that returns one person box per frame from a list (the pipeline fills the ids)."""
 
@@ -97,8 +116,6 @@ def test_across_a_cut_the_person_standing_where_someone_stood_is_someone_else(cu
     """One shot: a man in red and blue walks right. The next shot (another camera) shows a woman in green and grey
     where he would be: the tracker would carry his id onto her; after a cut she is someone else."""
     from benchmarks.motion_model import NoAgeGender
-    from benchmarks.stacks import FrameSource
-    from mivolo.pipeline import Pipeline
 
     frames, boxes = [], []
     for k in range(40):
@@ -109,15 +126,7 @@ def test_across_a_cut_the_person_standing_where_someone_stood_is_someone_else(cu
         image[y1:(y1 + y2) // 2, x1:x2], image[(y1 + y2) // 2:y2, x1:x2] = person
         frames.append(image)
         boxes.append(b)
-    config = PipelineConfig()
-    config.tracker.tracker = "botsort.yaml"
-    config.tracker.scene_cuts = cuts
-    config.output.dir = str(tmp_path)
-    config.output.save_json = True
-    config.runtime.progress = False
-    config.settle.min_seen_s = 0.5
-    Pipeline(config, detector=Boxes(boxes), estimator=NoAgeGender(), face_embedder=lambda *a: None).run(
-        FrameSource(frames, len(frames), fps=10.0))
+    run_pipeline(frames, 10.0, Boxes(boxes), NoAgeGender(), tmp_path, scene_cuts=cuts)
     identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
     spans = sorted((i["first_frame"], i["last_frame"]) for i in identities)
     assert spans == ([(1, 20), (21, 40)] if cuts else [(1, 40)])
@@ -145,8 +154,6 @@ def test_garbage_frames_from_a_stream_do_not_make_anyone_count_twice(kind, tmp_p
     """A man walks right for 4 s; three frames of it decode as garbage over nine tenths of the picture. He is one
     person, the three frames are left out (before: six cuts, three identities for him)."""
     from benchmarks.motion_model import NoAgeGender
-    from benchmarks.stacks import FrameSource
-    from mivolo.pipeline import Pipeline
 
     frames = []
     for k in range(40):
@@ -154,14 +161,7 @@ def test_garbage_frames_from_a_stream_do_not_make_anyone_count_twice(kind, tmp_p
         image = scene(1)
         image[y1:(y1 + y2) // 2, x1:x2], image[(y1 + y2) // 2:y2, x1:x2] = RED, BLUE
         frames.append(garbage(image, 0.1, kind) if k in (10, 21, 30) else image)
-    config = PipelineConfig()
-    config.tracker.tracker = "botsort.yaml"
-    config.output.dir = str(tmp_path)
-    config.output.save_json = True
-    config.runtime.progress = False
-    config.settle.min_seen_s = 0.5
-    Pipeline(config, detector=PaintedPeople(), estimator=NoAgeGender(), face_embedder=lambda *a: None).run(
-        FrameSource(frames, len(frames), fps=10.0))
+    run_pipeline(frames, 10.0, PaintedPeople(), NoAgeGender(), tmp_path)
     identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
     assert [(i["first_frame"], i["last_frame"]) for i in identities] == [(1, 40)]
     shots = orjson.loads((tmp_path / "run.json").read_bytes())["shots"]
@@ -187,25 +187,14 @@ class CountingEstimator:
 def test_footage_stored_with_each_frame_three_times_is_tracked_on_its_own_frames(scene_cuts, tmp_path):
     """Filmed at 10 fps, stored at 30 (each frame three times): the repeats are shown with the boxes of the frame
     they repeat, and give no estimates of their own (three alike votes are not three views of a face)."""
-    from benchmarks.stacks import FrameSource
-    from mivolo.pipeline import Pipeline
-
     frames = []
     for k in range(30):
         x1, y1, x2, y2 = np.round(box(150 + 12 * k)).astype(int)
         image = scene(1)
         image[y1:(y1 + y2) // 2, x1:x2], image[(y1 + y2) // 2:y2, x1:x2] = RED, BLUE
         frames += [image, image.copy(), image.copy()]
-    config = PipelineConfig()
-    config.tracker.tracker = "botsort.yaml"
-    config.tracker.scene_cuts = scene_cuts
-    config.output.dir = str(tmp_path)
-    config.output.save_json = True
-    config.runtime.progress = False
-    config.settle.min_seen_s = 0.5
     estimator = CountingEstimator()
-    Pipeline(config, detector=PaintedPeople(), estimator=estimator, face_embedder=lambda *a: None).run(
-        FrameSource(frames, len(frames), fps=30.0))
+    run_pipeline(frames, 30.0, PaintedPeople(), estimator, tmp_path, scene_cuts=scene_cuts)
     identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
     assert [(i["first_frame"], i["last_frame"], i["frames_seen"]) for i in identities] == [(1, 90, 90)]
     run = orjson.loads((tmp_path / "run.json").read_bytes())
