@@ -230,3 +230,13 @@ def test_a_sequence_as_other_cameras_and_recorders_would_deliver_it(tmp_path, vi
     else:
         assert rows[:, 0].astype(int).tolist() == [1, 2, GARBAGE_EVERY]
     assert as_filmed(Clip("folder", tmp_path, ["--as-video"], gt=gt), view, tmp_path / "x") is None
+
+
+def test_an_identity_spans_two_people_for_half_a_second_of_each_at_any_frame_rate():
+    from benchmarks.real import span_min_frames
+
+    assert [span_min_frames(fps) for fps in (5.0, 10.0, 30.0, None, float("nan"))] == [5, 5, 15, 5, 5]
+    gt = np.vstack([_rows(range(1, 31), 1, 10.0), _rows(range(1, 31), 2, 60.0)])
+    pred = np.vstack([_rows(range(1, 21), 7, 10.0), _rows(range(21, 31), 7, 60.0)])  # 20 frames on 1, 10 on 2
+    assert [s["id"] for s in spanning_identities(pred, gt, span_min_frames(10.0))] == [7]
+    assert spanning_identities(pred, gt, span_min_frames(30.0)) == []  # 10 frames at 30 fps: a third of a second

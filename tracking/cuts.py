@@ -1,4 +1,6 @@
-"""Cuts between shots (an edited video, a stream switching cameras): the frame shows another picture altogether.
+"""What each frame is to the tracker: the shot going on, a cut to another one, garbage, or a repeat of the last.
+
+Cuts between shots (an edited video, a stream switching cameras): the frame shows another picture altogether.
 
 Across a cut nothing that links people by where they were holds: the tracker would carry an id onto whoever
 stands where someone stood in the other shot, the re-linker and the repairs would extrapolate paths into another
@@ -25,6 +27,12 @@ several frames) they are left out too, for at most ``max_suspect_s``, after whic
 new shot. PETS09-S2L1 with ten frames of such garbage (scratch run: grey, smeared, green or shuffled blocks over
 30-100 % of the picture; four of them over 70-90 % were taken for cuts): the default stack counted 44 identities
 (23 on the clean clip), 27 with the cut check off, and 25 once the four were left out rather than cut at.
+
+A frame can also repeat the last one (footage filmed at 10 fps and stored at 30 shows each frame three times; a
+webcam in low light repeats frames): its 160x90 grey copy is nowhere more than ``REPEAT_DIFF`` grey levels off
+the last frame processed (``REPEAT``). Detecting and tracking on it again would only show the tracker people who
+stop and jump; the pipeline shows the last frame's boxes again instead, as for a frame the detector's stride
+skips, and takes no age/gender vote from it. At least one frame in ``max_repeat_s`` is processed all the same.
 """
 
 from __future__ import annotations
