@@ -353,6 +353,9 @@ class Pipeline:
         if summary.shots and summary.shots["frames_left_out"]:
             log.info("%d frames left out: garbage from the stream, or the pictures changing from frame to frame",
                      summary.shots["frames_left_out"])
+        if summary.shots and summary.shots["frames_repeated"]:
+            log.info("%d frames repeated the one before: shown with its boxes, not tracked again",
+                     summary.shots["frames_repeated"])
         summary.source_stats = {**asdict(source.stats), "gaps": source.stats.gaps or []}
         with timer("sinks"):
             try:
