@@ -245,7 +245,8 @@ def as_filmed(clip: Clip, view: str, folder: Path) -> Clip | None:
     """``clip`` (a MOTChallenge sequence with a video file) as another camera or recorder would deliver it, written to
     ``folder`` as an MJPG AVI (``NAME-half``, ...): "half", at half the size (a CIF camera; gt boxes halved);
     "dark", dim and noisy (gamma 1.8, 60 % of the light, noise of 6 grey levels); "glitch", every
-    ``GARBAGE_EVERY``-th frame decoded as garbage as a stream gives it after a lost packet (``garbage``; gt kept:
+    ``GARBAGE_EVERY``-th frame decoded as garbage as a stream gives it after a lost packet (``garbage``, each kind
+    in turn; gt kept:
     the people are still there); "repeat", filmed at its rate and stored at three times it, each frame three times
     (gt rows repeated). None for image folders and labelled clips, or an unreadable video."""
     import cv2
@@ -271,7 +272,8 @@ def as_filmed(clip: Clip, view: str, folder: Path) -> Clip | None:
             dim = (image.astype(np.float32) / 255.0) ** 1.8 * (0.6 * 255.0) + rng.normal(0.0, 6.0, image.shape)
             image = np.clip(dim, 0, 255).astype(np.uint8)
         elif view == "glitch" and frame % GARBAGE_EVERY == 0:
-            image = garbage(image, frame // GARBAGE_EVERY - 1, rng)
+            k = frame // GARBAGE_EVERY - 1  # each kind in turn, over half, three quarters, nine tenths in turn
+            image = garbage(image, GARBAGE_KINDS[k % 4], (0.5, 0.75, 0.9)[k % 3], rng)
         for _ in range(copies):
             writer.write(image)
     capture.release()
@@ -289,27 +291,23 @@ def as_filmed(clip: Clip, view: str, folder: Path) -> Clip | None:
     return Clip(f"{clip.name}-{view}", video, gt=video.parent / "gt" / "gt.txt", length=frame * copies)
 
 
-def garbage(image: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``image`` as a stream decodes it after a lost packet, the ``k``-th kind in turn: from some row down (half,
-    three quarters or nine tenths of the picture, in turn) grey, the last good row smeared down, or green; or
-    16 px blocks copied from wrong places over that share of the picture."""
+GARBAGE_KINDS = ("grey", "smear", "green", "blocks")
+
+
+def garbage(image: np.ndarray, kind: str, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` as a stream decodes it after a lost packet: ``share`` of the picture from the bottom up grey, the
+    last good row smeared down, or green; or ("blocks") 16 px blocks copied from wrong places over that share."""
     out = image.copy()
-    share = (0.5, 0.75, 0.9)[k % 3]
     row = int(len(out) * (1.0 - share))
-    kind = k % 4
-    if kind == 0:
-        out[row:] = 128
-    elif kind == 1:
-        out[row:] = out[max(row - 1, 0)]
-    elif kind == 2:
-        out[row:] = (0, 135, 0)
-    else:
+    if kind == "blocks":
         h, w = out.shape[:2]
         for y in range(0, h - 16, 16):
             for x in range(0, w - 16, 16):
                 if rng.random() < share:
                     sy, sx = int(rng.integers(0, h - 16)), int(rng.integers(0, w - 16))
                     out[y:y + 16, x:x + 16] = image[sy:sy + 16, sx:sx + 16]
+    else:
+        out[row:] = {"grey": (128, 128, 128), "green": (0, 135, 0)}.get(kind, out[max(row - 1, 0)])
     return out
 
 

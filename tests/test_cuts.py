@@ -8,6 +8,7 @@ import orjson
 import pytest
 from painted_people import BLUE, GREEN, GREY, RED, box
 
+from benchmarks.real import garbage
 from mivolo.core.config import PipelineConfig
 from mivolo.core.structures import PERSON, Detections
 from tracking.cuts import CUT, GLITCH, REPEAT, SAME, SceneCuts
@@ -25,15 +26,6 @@ def scene(seed: int, shift: int = 0) -> np.ndarray:
 def verdicts(cuts: SceneCuts, images: list[np.ndarray]) -> list[str]:
     """The check's verdict on each frame of ``images`` at 10 fps, each with the frame after it."""
     return [cuts(image, k / 10, images[k + 1] if k + 1 < len(images) else None) for k, image in enumerate(images)]
-
-
-def garbage(image: np.ndarray, rows_from: float, kind: str) -> np.ndarray:
-    """A frame as a stream decodes it after a lost packet: from ``rows_from`` (share of the height) down, grey,
-    the last good row smeared down, or green."""
-    out = image.copy()
-    y = int(len(out) * rows_from)
-    out[y:] = {"grey": (128, 128, 128), "green": (0, 135, 0)}.get(kind, out[y - 1])
-    return out
 
 
 def test_a_cut_is_another_picture_a_pan_is_not():
@@ -65,7 +57,7 @@ def test_a_frame_decoded_as_garbage_is_left_out_not_taken_for_a_cut(kind, rows_f
     """Garbage over the lower half or nine tenths of one frame: that frame is left out, the shot goes on (before,
     garbage over most of the picture was two cuts: into it and out of it, and everyone in view was counted again)."""
     shot = [scene(1, shift) for shift in range(0, 24, 4)]
-    frames = [*shot[:3], garbage(shot[3], rows_from, kind), *shot[4:]]
+    frames = [*shot[:3], garbage(shot[3], kind, 1.0 - rows_from, np.random.default_rng(0)), *shot[4:]]
     assert verdicts(SceneCuts(), frames) == [SAME, SAME, SAME, GLITCH, SAME, SAME]
 
 
@@ -160,7 +152,7 @@ def test_garbage_frames_from_a_stream_do_not_make_anyone_count_twice(kind, tmp_p
         x1, y1, x2, y2 = np.round(box(150 + 8 * k)).astype(int)
         image = scene(1)
         image[y1:(y1 + y2) // 2, x1:x2], image[(y1 + y2) // 2:y2, x1:x2] = RED, BLUE
-        frames.append(garbage(image, 0.1, kind) if k in (10, 21, 30) else image)
+        frames.append(garbage(image, kind, 0.9, np.random.default_rng(0)) if k in (10, 21, 30) else image)
     run_pipeline(frames, 10.0, PaintedPeople(), NoAgeGender(), tmp_path)
     identities = orjson.loads((tmp_path / "identities.json").read_bytes())["identities"]
     assert [(i["first_frame"], i["last_frame"]) for i in identities] == [(1, 40)]

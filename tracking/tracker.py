@@ -36,8 +36,8 @@ TRACKERS = {
 }
 NEEDS_REID = {"strongsort"}
 PERIODS_KEPT = 15  # updates whose spacing sets the frame-counted lost-track buffers (Tracker._time_buffers)
-BUFFER_ATTRIBUTES = {"botsort": ("max_time_lost",), "bytetrack": ("max_time_lost",), "ocsort": ("max_age",),
-                     "deepocsort": ("max_age",), "hybridsort": ("max_age",), "boosttrack": ("max_age",)}
+BUFFER_ATTRIBUTE = {"botsort": "max_time_lost", "bytetrack": "max_time_lost", "ocsort": "max_age",
+                    "deepocsort": "max_age", "hybridsort": "max_age", "boosttrack": "max_age"}  # updates, read live
 BUFFER_KEY = "track_buffer_s"  # our YAML key: how long a lost track is kept, in seconds (any frame rate)
 ACCEPTS_REID = {"botsort", "deepocsort", "strongsort", "boosttrack", "hybridsort"}
 
@@ -283,7 +283,6 @@ class Tracker:
         frames buffered while we were busy are read in a burst, though they were filmed a period apart).
         """
         last = self._last_time_s
-        self._time_buffers(last, time_s)
         if time_s is None or not np.isfinite(time_s):
             time_s = 0.0 if last is None else last + self._frame_s
         elif last is not None and time_s <= last:
@@ -293,7 +292,7 @@ class Tracker:
         self._last_time_s = float(time_s)
         return self._last_time_s
 
-    def _time_buffers(self, last: float | None, time_s: float | None) -> None:
+    def _time_buffers(self, period_s: float) -> None:
         """Keep the lost-track buffer at ``track_buffer_s`` seconds at the rate updates really come: boxmot counts it
         in updates, sized for the source's frame rate (less the detector's stride), but the pipeline also leaves
         out frames that repeat the last one (footage filmed at 10 fps stored at 30), garbage frames, and a live
@@ -301,18 +300,18 @@ class Tracker:
         between updates sets it: the median of the last ``PERIODS_KEPT``, or of the last three where that is
         shorter (when people start moving in a still scene whose repeated frames were left out, the buffer
         lengthens at once; BoT-SORT and ByteTrack ``max_time_lost``, the OC-SORT family ``max_age``)."""
-        if self._buffer_s is None or last is None or time_s is None or not np.isfinite(time_s) or time_s <= last:
+        name = BUFFER_ATTRIBUTE.get(self.kind)
+        if self._buffer_s is None or name is None:
             return
-        self._periods.append(float(time_s) - last)
+        self._periods.append(period_s)
         if len(self._periods) < PERIODS_KEPT // 2:
             return
         periods = list(self._periods)  # quicker to follow a speed-up than a slow-down: a buffer too short splits
         period = min(float(np.median(periods)), float(np.median(periods[-3:])))  # people, one too long is as before
         frames = max(1, int(self._buffer_s / period + 1e-6))  # whole updates, as boxmot counts them
         for tracker in (self.persons, self.lone_faces):
-            for name in ("max_time_lost", "max_age"):
-                if isinstance(getattr(tracker, name, None), int) and name in BUFFER_ATTRIBUTES.get(self.kind, ()):
-                    setattr(tracker, name, frames)
+            if isinstance(getattr(tracker, name, None), int):
+                setattr(tracker, name, frames)
 
     def new_id(self) -> int:
         """An id no track of this tracker has or will get (for an identity split off one, ``tracking.splits``)."""
@@ -328,7 +327,10 @@ class Tracker:
 
     def update(self, dets: Detections, image: np.ndarray, time_s: float | None = None) -> Detections:
         dets.track_id[:] = -1
+        last = self._last_time_s
         time_s = self._clock(time_s)
+        if last is not None:
+            self._time_buffers(time_s - last)
         persons = np.flatnonzero(dets.is_person)
         self._run(self.persons, 0, persons, dets, image, time_s)
         faces = np.flatnonzero(dets.is_face)
